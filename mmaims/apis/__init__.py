@@ -1,0 +1,1 @@
+# Copyright (c) mmaims contributors. All rights reserved.

@@ -1,0 +1,11 @@
+# Copyright (c) mmaims contributors. All rights reserved.
+from .checkpoint import (UnsafeCheckpointError, load_checkpoint_weights_only,
+                         register_safe_checkpoint_loader,
+                         safe_checkpoint_globals)
+from .setup_env import register_all_modules, setup_distributed
+
+__all__ = [
+    'register_all_modules', 'setup_distributed', 'UnsafeCheckpointError',
+    'load_checkpoint_weights_only', 'register_safe_checkpoint_loader',
+    'safe_checkpoint_globals'
+]

@@ -1,0 +1,107 @@
+# Copyright (c) mmaims contributors. All rights reserved.
+import datetime
+import os
+import subprocess
+import warnings
+
+import torch
+import torch.distributed as torch_dist
+from mmengine import DefaultScope
+from mmengine.config import Config
+
+from .checkpoint import register_safe_checkpoint_loader
+
+
+def register_all_modules(init_default_scope: bool = True) -> None:
+    """Register all modules of mmdet and mmaims into the registries.
+
+    It also installs the weights-only checkpoint loader of
+    :func:`register_safe_checkpoint_loader`, so every checkpoint read through
+    mmengine afterwards is loaded with ``weights_only=True``.
+
+    Args:
+        init_default_scope (bool): Whether to set the global default scope to
+            ``mmaims``, so registries build modules from the mmaims nodes
+            (and fall back to mmdet and mmengine). Defaults to True.
+    """
+    from mmdet.utils import register_all_modules as mmdet_register_all_modules
+    mmdet_register_all_modules(init_default_scope=False)
+
+    import mmaims.datasets  # noqa: F401,F403
+    import mmaims.engine  # noqa: F401,F403
+    import mmaims.evaluation  # noqa: F401,F403
+    import mmaims.models  # noqa: F401,F403
+    import mmaims.visualization  # noqa: F401,F403
+
+    register_safe_checkpoint_loader()
+
+    if init_default_scope:
+        never_created = DefaultScope.get_current_instance() is None \
+            or not DefaultScope.check_instance_created('mmaims')
+        if never_created:
+            DefaultScope.get_instance('mmaims', scope_name='mmaims')
+            return
+        current_scope = DefaultScope.get_current_instance()
+        if current_scope.scope_name != 'mmaims':
+            warnings.warn('The current default scope '
+                          f'"{current_scope.scope_name}" is not "mmaims", '
+                          '`register_all_modules` will force the current '
+                          'default scope to be "mmaims". If this is not '
+                          'expected, please set `init_default_scope=False`.')
+            # avoid name conflict
+            new_instance_name = f'mmaims-{datetime.datetime.now()}'
+            DefaultScope.get_instance(new_instance_name, scope_name='mmaims')
+
+
+def setup_distributed(launcher: str, cfg: Config) -> None:
+    """Prepare a config (and, on CPU, the process group) for a launcher.
+
+    mmengine 0.10.7 initialises every launcher with
+    ``torch.cuda.set_device``, which a CPU-only torch does not have. On a
+    machine without CUDA this function therefore starts the process group
+    itself with the ``gloo`` backend (the Runner then sees an initialised
+    group and skips its own set-up) and selects
+    ``AIMSDistributedDataParallel``, which wraps CPU modules without
+    ``device_ids``. With CUDA nothing is started here and the configured
+    backend (``nccl`` by default) is used by the Runner as usual.
+
+    Args:
+        launcher (str): ``'none'``, ``'pytorch'`` or ``'slurm'``.
+        cfg (Config): The config the Runner will be built from. Modified in
+            place.
+    """
+    cfg.launcher = launcher
+    if launcher == 'none' or torch.cuda.is_available():
+        return
+    cfg.setdefault('env_cfg', dict())
+    cfg.env_cfg.setdefault('dist_cfg', dict())
+    cfg.env_cfg.dist_cfg['backend'] = 'gloo'
+    wrapper_cfg = cfg.get('model_wrapper_cfg') or dict()
+    wrapper_cfg.setdefault('type', 'AIMSDistributedDataParallel')
+    cfg.model_wrapper_cfg = wrapper_cfg
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        return
+    if launcher == 'slurm':
+        _export_slurm_env(cfg.env_cfg.dist_cfg.get('port'))
+    elif launcher != 'pytorch':
+        raise ValueError(f'Launcher "{launcher}" is not supported on CPU; use '
+                         '"pytorch" (tools/dist_train.sh) or "slurm".')
+    timeout = cfg.env_cfg.dist_cfg.get('timeout', 1800)
+    torch_dist.init_process_group(
+        backend='gloo', timeout=datetime.timedelta(seconds=timeout))
+
+
+def _export_slurm_env(port=None) -> None:
+    """Fill the torch.distributed ``env://`` variables from SLURM's."""
+    proc_id = int(os.environ['SLURM_PROCID'])
+    ntasks = int(os.environ['SLURM_NTASKS'])
+    node_list = os.environ['SLURM_NODELIST']
+    addr = subprocess.getoutput(
+        f'scontrol show hostname {node_list} | head -n1')
+    if port is not None:
+        os.environ['MASTER_PORT'] = str(port)
+    os.environ.setdefault('MASTER_PORT', '29500')
+    os.environ.setdefault('MASTER_ADDR', addr)
+    os.environ['WORLD_SIZE'] = str(ntasks)
+    os.environ['LOCAL_RANK'] = os.environ.get('SLURM_LOCALID', '0')
+    os.environ['RANK'] = str(proc_id)

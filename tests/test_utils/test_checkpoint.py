@@ -1,0 +1,135 @@
+# Copyright (c) mmaims contributors. All rights reserved.
+import os
+import os.path as osp
+
+import pytest
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModel
+from mmengine.runner import Runner, load_checkpoint
+
+from mmaims.utils import (UnsafeCheckpointError, load_checkpoint_weights_only,
+                          register_safe_checkpoint_loader)
+
+
+class ToyModel(BaseModel):
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(2, 1)
+
+    def forward(self, inputs, labels, mode='tensor'):
+        inputs = torch.stack(inputs)
+        labels = torch.stack(labels)
+        outputs = self.linear(inputs)
+        if mode == 'loss':
+            return dict(loss=((outputs - labels)**2).mean())
+        return outputs
+
+
+class ToyDataset(torch.utils.data.Dataset):
+    METAINFO = dict()
+    data = torch.randn(12, 2)
+    label = torch.ones(12, 1)
+
+    def __len__(self):
+        return self.data.size(0)
+
+    def __getitem__(self, index):
+        return dict(inputs=self.data[index], labels=self.label[index])
+
+
+def build_runner(work_dir, max_iters, resume=False):
+    return Runner(
+        model=ToyModel(),
+        work_dir=work_dir,
+        train_dataloader=dict(
+            dataset=ToyDataset(),
+            sampler=dict(type='InfiniteSampler', shuffle=True),
+            collate_fn=dict(type='default_collate'),
+            batch_size=3,
+            num_workers=0),
+        optim_wrapper=dict(
+            optimizer=dict(type='SGD', lr=0.1, momentum=0.9)),
+        param_scheduler=dict(type='MultiStepLR', milestones=[2], by_epoch=False),
+        train_cfg=dict(by_epoch=False, max_iters=max_iters),
+        default_hooks=dict(
+            checkpoint=dict(
+                type='CheckpointHook', interval=2, by_epoch=False),
+            logger=dict(type='LoggerHook', interval=1)),
+        randomness=dict(seed=0),
+        resume=resume,
+        default_scope='mmaims')
+
+
+@pytest.fixture(autouse=True)
+def safe_loader():
+    register_safe_checkpoint_loader()
+
+
+def test_runner_checkpoint_round_trips_with_resume_state(tmp_path):
+    work_dir = str(tmp_path)
+    runner = build_runner(work_dir, max_iters=4)
+    runner.train()
+    ckpt_path = osp.join(work_dir, 'iter_4.pth')
+    assert osp.isfile(ckpt_path)
+    saved = torch.load(ckpt_path, weights_only=False)
+    # the real checkpoint holds numpy values and HistoryBuffer objects:
+    # plain weights-only loading without the allow-list refuses it
+    with pytest.raises(Exception):
+        torch.load(ckpt_path, weights_only=True)
+
+    ckpt = load_checkpoint_weights_only(ckpt_path)
+    assert ckpt['meta']['iter'] == 4
+    assert set(ckpt) >= {'meta', 'state_dict', 'optimizer', 'param_schedulers',
+                         'message_hub'}
+    torch.testing.assert_close(ckpt['state_dict']['linear.weight'],
+                               saved['state_dict']['linear.weight'])
+
+    # resume through the Runner: iteration, optimizer and scheduler restored
+    resumed = build_runner(work_dir, max_iters=6, resume=True)
+    resumed.train()
+    assert resumed.iter == 6
+    resumed_again = build_runner(work_dir, max_iters=6, resume=True)
+    resumed_again.load_or_resume()
+    assert resumed_again.iter == 6
+    momentum = resumed_again.optim_wrapper.optimizer.state_dict()['state']
+    assert len(momentum) == 2  # momentum buffers of weight and bias
+    lr = resumed_again.optim_wrapper.get_lr()['lr'][0]
+    assert lr == pytest.approx(0.01)  # decayed x0.1 at iteration 2
+
+
+class _Payload:
+    """Unpickling this calls ``os.system`` (it must never run)."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f'touch {self.marker}', ))
+
+
+def test_checkpoint_with_arbitrary_callable_is_refused(tmp_path):
+    marker = tmp_path / 'executed'
+    path = str(tmp_path / 'evil.pth')
+    torch.save({'state_dict': {'w': torch.ones(1)}, 'meta': _Payload(marker)},
+               path)
+    with pytest.raises(UnsafeCheckpointError) as excinfo:
+        load_checkpoint_weights_only(path)
+    message = str(excinfo.value)
+    assert 'evil.pth' in message and 'system' in message
+    assert not marker.exists()
+
+    # the same refusal through mmengine's own API (load_from / resume path)
+    with pytest.raises(UnsafeCheckpointError):
+        load_checkpoint(nn.Linear(1, 1), path)
+    assert not marker.exists()
+
+
+def test_plain_state_dict_loads_through_mmengine(tmp_path):
+    model = nn.Linear(2, 2)
+    path = str(tmp_path / 'weights.pth')
+    torch.save({'state_dict': model.state_dict()}, path)
+    other = nn.Linear(2, 2)
+    load_checkpoint(other, path)
+    torch.testing.assert_close(other.weight, model.weight)
