@@ -1,0 +1,930 @@
+# Copyright (c) mmaims contributors. All rights reserved.
+import copy
+from collections import OrderedDict
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmcv.cnn import Conv2d
+from mmcv.ops import point_sample
+from mmdet.models.layers import (Mask2FormerTransformerDecoder,
+                                 SinePositionalEncoding)
+from mmdet.models.utils import get_uncertain_point_coords_with_randomness
+from mmdet.structures import SampleList
+from mmdet.structures.mask import BitmapMasks
+from mmdet.utils import (ConfigType, OptConfigType, OptMultiConfig,
+                         reduce_mean)
+from mmengine.model import (BaseModule, ModuleDict, ModuleList,
+                            caffe2_xavier_init)
+from mmengine.structures import InstanceData
+from torch import Tensor
+
+from mmaims.registry import MODELS, TASK_UTILS
+from mmaims.structures import LEVELS, check_level
+
+#: Data-sample field holding the targets of each level (docs/data_sample.md).
+GT_FIELDS = {
+    'part': 'gt_part_instances',
+    'entity': 'gt_instances',
+    'relation': 'gt_relation_instances'
+}
+#: Data-sample field holding the crowd regions of each level.
+IGNORED_FIELDS = {
+    'part': 'ignored_part_instances',
+    'entity': 'ignored_instances',
+    'relation': 'ignored_relation_instances'
+}
+
+# Logit that makes sigmoid() exactly 0 in float32 and is still finite in
+# float16: used to take points out of the dice loss and the point sampling.
+_FAR_LOGIT = 1e4
+
+
+class LevelDecoder(BaseModule):
+    """One Mask2Former transformer decoder with its queries and heads.
+
+    The sub-module names are those of mmdet's ``Mask2FormerHead``
+    (``transformer_decoder``, ``query_feat``, ``query_embed``,
+    ``level_embed``, ``decoder_input_projs``, ``cls_embed``, ``mask_embed``)
+    so that a Mask2Former checkpoint maps onto it by a prefix change. The
+    layers are driven step by step by :class:`MultiLevelDecoderHead`.
+
+    Args:
+        feat_channels (int): Channels of the image features and queries.
+        out_channels (int): Channels of the mask features.
+        num_queries (int): Number of learnable queries.
+        num_transformer_feat_level (int): Number of feature levels the
+            decoder attends to.
+        transformer_decoder (:obj:`ConfigDict` or dict): Config of mmdet's
+            ``Mask2FormerTransformerDecoder``.
+        enforce_decoder_input_project (bool): Project the features with a
+            1x1 conv even when the channels already match.
+        init_cfg (:obj:`ConfigDict` or dict, optional): Initialization
+            config. Defaults to None.
+    """
+
+    def __init__(self,
+                 feat_channels: int,
+                 out_channels: int,
+                 num_queries: int,
+                 num_transformer_feat_level: int,
+                 transformer_decoder: ConfigType,
+                 enforce_decoder_input_project: bool = False,
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.num_queries = num_queries
+        self.transformer_decoder = Mask2FormerTransformerDecoder(
+            **copy.deepcopy(transformer_decoder))
+        self.decoder_embed_dims = self.transformer_decoder.embed_dims
+        self.num_heads = self.transformer_decoder.layers[0].cross_attn.\
+            num_heads
+        self.decoder_input_projs = ModuleList()
+        # from low resolution to high resolution
+        for _ in range(num_transformer_feat_level):
+            if (self.decoder_embed_dims != feat_channels
+                    or enforce_decoder_input_project):
+                self.decoder_input_projs.append(
+                    Conv2d(
+                        feat_channels, self.decoder_embed_dims, kernel_size=1))
+            else:
+                self.decoder_input_projs.append(nn.Identity())
+        self.query_embed = nn.Embedding(num_queries, feat_channels)
+        self.query_feat = nn.Embedding(num_queries, feat_channels)
+        self.level_embed = nn.Embedding(num_transformer_feat_level,
+                                        feat_channels)
+        # two logits: object / no object (one class-agnostic class)
+        self.cls_embed = nn.Linear(feat_channels, 2)
+        self.mask_embed = nn.Sequential(
+            nn.Linear(feat_channels, feat_channels), nn.ReLU(inplace=True),
+            nn.Linear(feat_channels, feat_channels), nn.ReLU(inplace=True),
+            nn.Linear(feat_channels, out_channels))
+
+    def init_weights(self) -> None:
+        """Initialise as mmdet's ``Mask2FormerHead.init_weights``."""
+        for m in self.decoder_input_projs:
+            if isinstance(m, Conv2d):
+                caffe2_xavier_init(m, bias=0)
+        for p in self.transformer_decoder.parameters():
+            if p.dim() > 1:
+                nn.init.xavier_normal_(p)
+
+    def forward_head(
+        self, decoder_out: Tensor, mask_features: Tensor,
+        attn_mask_target_size: Tuple[int, int]
+    ) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Prediction heads, as ``Mask2FormerHead._forward_head``.
+
+        Args:
+            decoder_out (Tensor): Query embeddings, shape (B, Q, C).
+            mask_features (Tensor): Mask features, shape (B, C_out, H, W).
+            attn_mask_target_size (tuple[int, int]): (h, w) of the feature
+                level the next block attends to.
+
+        Returns:
+            tuple[Tensor]: ``cls_pred`` (B, Q, 2), ``mask_pred``
+            (B, Q, H, W), ``attn_mask`` bool (B * num_heads, Q, h * w), True
+            where attention is NOT allowed, and the post-normed embeddings
+            (B, Q, C).
+        """
+        decoder_out = self.transformer_decoder.post_norm(decoder_out)
+        cls_pred = self.cls_embed(decoder_out)
+        mask_embed = self.mask_embed(decoder_out)
+        mask_pred = torch.einsum('bqc,bchw->bqhw', mask_embed, mask_features)
+        attn_mask = F.interpolate(
+            mask_pred,
+            attn_mask_target_size,
+            mode='bilinear',
+            align_corners=False)
+        # (B, Q, h, w) -> (B * num_heads, Q, h * w)
+        attn_mask = attn_mask.flatten(2).unsqueeze(1).repeat(
+            (1, self.num_heads, 1, 1)).flatten(0, 1)
+        attn_mask = attn_mask.sigmoid() < 0.5
+        attn_mask = attn_mask.detach()
+        return cls_pred, mask_pred, attn_mask, decoder_out
+
+
+@MODELS.register_module()
+class MultiLevelDecoderHead(BaseModule):
+    """Part, entity and relation decoders of AIMS with the task
+    complementarity module (paper Sec. 3.1-3.2, eq. 2-7).
+
+    One Mask2Former decoder (masked cross-attention, self-attention, FFN per
+    block; learnable queries; object/no-object logits and mask embeddings per
+    query, eq. 3) is instantiated for each name in ``decoders``. All
+    decoders read the same image features (the shared pixel decoder is run
+    by the detector). With ``tcm`` set, a
+    :class:`~mmaims.models.layers.TaskComplementarityModule` per block and
+    per pair of ``tcm_pairs`` fuses the embeddings of the two decoders after
+    their self-attention and before their FFN. A decoder that takes part in
+    two pairs (the entity decoder by default) goes through them in the order
+    of ``tcm_pairs``: first entity-part, then relation-entity with the
+    entity embeddings the first module returned. With ``tcm=None`` each
+    decoder computes exactly what mmdet's ``Mask2FormerHead`` computes.
+
+    Losses (eq. 4) follow ``Mask2FormerHead``: Hungarian matching on sampled
+    points, cross-entropy on the two logits, point-sampled binary
+    cross-entropy and dice on the masks, on the prediction of the initial
+    queries and after every block. What a decoder is trained on comes from
+    each sample's ``metainfo['task']['supervision']`` (docs/data_sample.md):
+    images that do not name a decoder give it no loss; unmatched queries are
+    pushed to "no object" only when the supervision is ``exhaustive``; mask
+    losses and matching costs only count points inside
+    ``prompt_mask AND valid_region AND NOT crowd`` (crowd = the
+    ``ignored_*instances`` of the supervised level). A sample without
+    ``prompt_mask`` or ``valid_region`` counts the whole (padded) image for
+    the missing one.
+
+    Args:
+        feat_channels (int): Channels of the multi-scale memories and of the
+            queries.
+        out_channels (int): Channels of the mask features.
+        transformer_decoder (:obj:`ConfigDict` or dict): Config of mmdet's
+            ``Mask2FormerTransformerDecoder``, shared by all decoders
+            (paper: 9 layers, 256-d, 8 heads).
+        decoders (Sequence[str]): Names of the decoders, each a level name.
+            Defaults to ``('part', 'entity', 'relation')``.
+        num_queries (int | dict[str, int]): Queries per decoder, one number
+            for all or one per decoder name. Defaults to 100.
+        num_transformer_feat_level (int): Number of feature levels in
+            ``multi_scale_memorys``. Defaults to 3.
+        enforce_decoder_input_project (bool): See ``Mask2FormerHead``.
+            Defaults to False.
+        positional_encoding (:obj:`ConfigDict` or dict): Config of the sine
+            positional encoding of the memories. Defaults to
+            ``dict(num_feats=128, normalize=True)``.
+        tcm (:obj:`ConfigDict` or dict, optional): Config of the
+            ``TaskComplementarityModule`` (``embed_dims`` is filled in);
+            None switches the module off (Sec. 3.1 baseline). Defaults to
+            ``dict(type='TaskComplementarityModule')``.
+        tcm_pairs (Sequence[tuple[str, str]]): Pairs of decoders fused by the
+            TCM, in the order they are applied. Defaults to
+            ``(('entity', 'part'), ('relation', 'entity'))``.
+        loss_cls (:obj:`ConfigDict` or dict): Object / no-object loss.
+        loss_mask (:obj:`ConfigDict` or dict): Point-wise mask loss.
+        loss_dice (:obj:`ConfigDict` or dict): Dice loss.
+        train_cfg (:obj:`ConfigDict` or dict, optional): ``assigner``,
+            ``sampler``, ``num_points``, ``oversample_ratio``,
+            ``importance_sample_ratio`` as in ``Mask2FormerHead``. Needed by
+            :meth:`loss`. Defaults to None.
+        test_cfg (:obj:`ConfigDict` or dict, optional): Kept for the
+            detector; the head itself does no post-processing.
+        init_cfg (:obj:`ConfigDict` or dict, optional): Initialization
+            config. Defaults to None.
+    """
+
+    def __init__(self,
+                 feat_channels: int,
+                 out_channels: int,
+                 transformer_decoder: ConfigType,
+                 decoders: Sequence[str] = LEVELS,
+                 num_queries: Union[int, Mapping[str, int]] = 100,
+                 num_transformer_feat_level: int = 3,
+                 enforce_decoder_input_project: bool = False,
+                 positional_encoding: ConfigType = dict(
+                     num_feats=128, normalize=True),
+                 tcm: OptConfigType = dict(type='TaskComplementarityModule'),
+                 tcm_pairs: Sequence[Tuple[str,
+                                           str]] = (('entity', 'part'),
+                                                    ('relation', 'entity')),
+                 loss_cls: ConfigType = dict(
+                     type='CrossEntropyLoss',
+                     use_sigmoid=False,
+                     loss_weight=2.0,
+                     reduction='mean',
+                     class_weight=[1.0, 0.1]),
+                 loss_mask: ConfigType = dict(
+                     type='CrossEntropyLoss',
+                     use_sigmoid=True,
+                     reduction='mean',
+                     loss_weight=5.0),
+                 loss_dice: ConfigType = dict(
+                     type='DiceLoss',
+                     use_sigmoid=True,
+                     activate=True,
+                     reduction='mean',
+                     naive_dice=True,
+                     eps=1.0,
+                     loss_weight=5.0),
+                 train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.decoder_names = tuple(decoders)
+        if not self.decoder_names:
+            raise ValueError('MultiLevelDecoderHead needs at least one '
+                             'decoder')
+        if len(set(self.decoder_names)) != len(self.decoder_names):
+            raise ValueError(f'MultiLevelDecoderHead: duplicate decoder '
+                             f'names in {self.decoder_names}')
+        for name in self.decoder_names:
+            check_level(name, 'MultiLevelDecoderHead.decoders')
+        if isinstance(num_queries, Mapping):
+            missing = set(self.decoder_names) - set(num_queries)
+            extra = set(num_queries) - set(self.decoder_names)
+            if missing or extra:
+                raise ValueError(
+                    'MultiLevelDecoderHead.num_queries must have one entry '
+                    f'per decoder {self.decoder_names}; missing '
+                    f'{sorted(missing)}, unknown {sorted(extra)}')
+            self.num_queries = {
+                n: int(num_queries[n])
+                for n in self.decoder_names
+            }
+        else:
+            self.num_queries = {
+                n: int(num_queries)
+                for n in self.decoder_names
+            }
+        self.feat_channels = feat_channels
+        self.out_channels = out_channels
+        self.num_transformer_feat_level = num_transformer_feat_level
+
+        self.decoders = ModuleDict()
+        for name in self.decoder_names:
+            self.decoders[name] = LevelDecoder(
+                feat_channels=feat_channels,
+                out_channels=out_channels,
+                num_queries=self.num_queries[name],
+                num_transformer_feat_level=num_transformer_feat_level,
+                transformer_decoder=transformer_decoder,
+                enforce_decoder_input_project=enforce_decoder_input_project)
+        first = self.decoders[self.decoder_names[0]]
+        self.num_transformer_decoder_layers = first.transformer_decoder.\
+            num_layers
+        self.decoder_embed_dims = first.decoder_embed_dims
+        self.decoder_positional_encoding = SinePositionalEncoding(
+            **positional_encoding)
+
+        self.tcm_pairs = tuple(tuple(pair) for pair in tcm_pairs)
+        self.with_tcm = tcm is not None
+        if self.with_tcm:
+            for pair in self.tcm_pairs:
+                if len(pair) != 2 or pair[0] == pair[1] or \
+                        not set(pair) <= set(self.decoder_names):
+                    raise ValueError(
+                        f'MultiLevelDecoderHead: TCM pair {pair} must name '
+                        f'two different decoders of {self.decoder_names} '
+                        '(or set tcm=None)')
+            # one module per block and per pair (G^i of eq. 5 is per block)
+            self.tcm_layers = ModuleList()
+            for _ in range(self.num_transformer_decoder_layers):
+                block = ModuleDict()
+                for a, b in self.tcm_pairs:
+                    tcm_cfg = copy.deepcopy(dict(tcm))
+                    tcm_cfg.setdefault('embed_dims', self.decoder_embed_dims)
+                    block[f'{a}_{b}'] = MODELS.build(tcm_cfg)
+                self.tcm_layers.append(block)
+
+        self.train_cfg = train_cfg
+        self.test_cfg = test_cfg
+        if train_cfg:
+            self.assigner = TASK_UTILS.build(train_cfg['assigner'])
+            self.sampler = TASK_UTILS.build(
+                train_cfg.get('sampler', dict(type='MaskPseudoSampler')),
+                default_args=dict(context=self))
+            self.num_points = train_cfg.get('num_points', 12544)
+            self.oversample_ratio = train_cfg.get('oversample_ratio', 3.0)
+            self.importance_sample_ratio = train_cfg.get(
+                'importance_sample_ratio', 0.75)
+        self.class_weight = loss_cls.get('class_weight', None)
+        self.loss_cls = MODELS.build(loss_cls)
+        self.loss_mask = MODELS.build(loss_mask)
+        self.loss_dice = MODELS.build(loss_dice)
+
+    def init_weights(self) -> None:
+        """Initialise each decoder as mmdet's Mask2Former head does (the TCM
+        modules initialise themselves)."""
+        super().init_weights()
+        for decoder in self.decoders.values():
+            decoder.init_weights()
+
+    # ------------------------------------------------------------------
+    # forward
+    # ------------------------------------------------------------------
+    def _check_features(self, mask_features: Tensor,
+                        multi_scale_memorys: Sequence[Tensor]) -> None:
+        """Raise a clear error when the image features have the wrong
+        layout."""
+        if mask_features.dim() != 4 or \
+                mask_features.shape[1] != self.out_channels:
+            raise ValueError(
+                'MultiLevelDecoderHead: mask_features must be (B, '
+                f'{self.out_channels}, H/4, W/4), got '
+                f'{tuple(mask_features.shape)}')
+        if len(multi_scale_memorys) != self.num_transformer_feat_level:
+            raise ValueError(
+                f'MultiLevelDecoderHead: expected '
+                f'{self.num_transformer_feat_level} multi_scale_memorys '
+                f'(low to high resolution), got {len(multi_scale_memorys)}')
+        for i, memory in enumerate(multi_scale_memorys):
+            if memory.dim() != 4 or memory.shape[0] != \
+                    mask_features.shape[0] or \
+                    memory.shape[1] != self.feat_channels:
+                raise ValueError(
+                    f'MultiLevelDecoderHead: multi_scale_memorys[{i}] must '
+                    f'be ({mask_features.shape[0]}, {self.feat_channels}, '
+                    f'h, w), got {tuple(memory.shape)}')
+
+    def forward(
+            self,
+            mask_features: Tensor,
+            multi_scale_memorys: Sequence[Tensor],
+            batch_data_samples: Optional[SampleList] = None
+    ) -> Dict[str, dict]:
+        """Run all decoders block by block.
+
+        Args:
+            mask_features (Tensor): Per-pixel embeddings at 1/4 of the padded
+                input, shape (B, out_channels, H/4, W/4) (F_2, or F'_2 with
+                the mask prompt encoder).
+            multi_scale_memorys (Sequence[Tensor]): Memories of the pixel
+                decoder from low to high resolution (1/32, 1/16, 1/8), each
+                (B, feat_channels, h_i, w_i).
+            batch_data_samples (list[:obj:`DetDataSample`], optional): The
+                batch; not needed by the computation, accepted for the mmdet
+                head signature.
+
+        Returns:
+            dict[str, dict]: For each decoder name, a dict with
+            ``cls_scores`` (list of num_layers + 1 Tensors (B, Q, 2): the
+            prediction of the initial queries, then after every block),
+            ``mask_preds`` (list of num_layers + 1 Tensors (B, Q, H/4, W/4))
+            and ``query_feats`` (Tensor (B, Q, C): post-normed embeddings of
+            the last block, E_T of eq. 8).
+        """
+        self._check_features(mask_features, multi_scale_memorys)
+        batch_size = mask_features.shape[0]
+        num_levels = self.num_transformer_feat_level
+
+        key_pos = []
+        for memory in multi_scale_memorys:
+            mask = memory.new_zeros(
+                (batch_size, ) + memory.shape[-2:], dtype=torch.bool)
+            # (B, C, h, w) -> (B, h*w, C)
+            key_pos.append(
+                self.decoder_positional_encoding(mask).flatten(2).permute(
+                    0, 2, 1))
+
+        state = OrderedDict()
+        for name, decoder in self.decoders.items():
+            keys = []
+            for i, memory in enumerate(multi_scale_memorys):
+                # (B, C, h, w) -> (B, h*w, C)
+                key = decoder.decoder_input_projs[i](memory).flatten(
+                    2).permute(0, 2, 1)
+                keys.append(key + decoder.level_embed.weight[i].view(1, 1, -1))
+            query = decoder.query_feat.weight.unsqueeze(0).repeat(
+                (batch_size, 1, 1))
+            query_pos = decoder.query_embed.weight.unsqueeze(0).repeat(
+                (batch_size, 1, 1))
+            cls_pred, mask_pred, attn_mask, _ = decoder.forward_head(
+                query, mask_features, multi_scale_memorys[0].shape[-2:])
+            state[name] = dict(
+                keys=keys,
+                query=query,
+                query_pos=query_pos,
+                attn_mask=attn_mask,
+                cls_scores=[cls_pred],
+                mask_preds=[mask_pred],
+                query_feats=None)
+
+        for i in range(self.num_transformer_decoder_layers):
+            level_idx = i % num_levels
+            # masked cross-attention and self-attention of every decoder
+            for name, decoder in self.decoders.items():
+                s = state[name]
+                layer = decoder.transformer_decoder.layers[i]
+                attn_mask = s['attn_mask']
+                # a query whose mask is empty at this level attends
+                # everywhere (as Mask2Former)
+                mask_sum = (attn_mask.sum(-1) != attn_mask.shape[-1]).\
+                    unsqueeze(-1)
+                attn_mask = attn_mask & mask_sum
+                query = layer.cross_attn(
+                    query=s['query'],
+                    key=s['keys'][level_idx],
+                    value=s['keys'][level_idx],
+                    query_pos=s['query_pos'],
+                    key_pos=key_pos[level_idx],
+                    attn_mask=attn_mask,
+                    key_padding_mask=None)
+                query = layer.norms[0](query)
+                query = layer.self_attn(
+                    query=query,
+                    key=query,
+                    value=query,
+                    query_pos=s['query_pos'],
+                    key_pos=s['query_pos'],
+                    attn_mask=None)
+                s['query'] = layer.norms[1](query)
+            # task complementarity between adjacent levels (eq. 5-6)
+            if self.with_tcm:
+                for a, b in self.tcm_pairs:
+                    tcm = self.tcm_layers[i][f'{a}_{b}']
+                    state[a]['query'], state[b]['query'] = tcm(
+                        state[a]['query'], state[b]['query'],
+                        state[a]['query_pos'], state[b]['query_pos'])
+            # each decoder's own FFN (eq. 7) and prediction heads (eq. 3)
+            next_size = multi_scale_memorys[(i + 1) % num_levels].shape[-2:]
+            for name, decoder in self.decoders.items():
+                s = state[name]
+                layer = decoder.transformer_decoder.layers[i]
+                s['query'] = layer.norms[2](layer.ffn(s['query']))
+                cls_pred, mask_pred, s['attn_mask'], s['query_feats'] = \
+                    decoder.forward_head(s['query'], mask_features, next_size)
+                s['cls_scores'].append(cls_pred)
+                s['mask_preds'].append(mask_pred)
+
+        outputs = OrderedDict()
+        for name, s in state.items():
+            query_feats = s['query_feats']
+            if query_feats is None:
+                # no decoder block: E_T is the post-normed initial query
+                query_feats = self.decoders[name].transformer_decoder.\
+                    post_norm(s['query'])
+            outputs[name] = dict(
+                cls_scores=s['cls_scores'],
+                mask_preds=s['mask_preds'],
+                query_feats=query_feats)
+        return outputs
+
+    def predict(
+            self,
+            mask_features: Tensor,
+            multi_scale_memorys: Sequence[Tensor],
+            batch_data_samples: Optional[SampleList] = None
+    ) -> Dict[str, dict]:
+        """Forward without losses; see :meth:`forward` for the inputs and
+        outputs. The detector post-processes the last entries of
+        ``cls_scores`` and ``mask_preds``."""
+        return self(mask_features, multi_scale_memorys, batch_data_samples)
+
+    # ------------------------------------------------------------------
+    # losses
+    # ------------------------------------------------------------------
+    def loss(
+        self, mask_features: Tensor, multi_scale_memorys: Sequence[Tensor],
+        batch_data_samples: SampleList
+    ) -> Tuple[dict, Dict[str, dict], Dict[str, list]]:
+        """Forward and compute the losses of every decoder.
+
+        Args:
+            mask_features (Tensor): See :meth:`forward`.
+            multi_scale_memorys (Sequence[Tensor]): See :meth:`forward`.
+            batch_data_samples (list[:obj:`DetDataSample`]): The batch, with
+                the targets, ``prompt_mask``, ``valid_region``, crowd
+                regions and ``metainfo['task']['supervision']``, all padded
+                to the batch input shape.
+
+        Returns:
+            tuple: ``(losses, outputs, assignments)``:
+
+            - losses (dict[str, Tensor]): ``'{decoder}.loss_cls'``,
+              ``'{decoder}.loss_mask'``, ``'{decoder}.loss_dice'`` (last
+              block) and ``'{decoder}.d{i}.loss_*'`` for
+              i = 0 .. num_layers - 1 (deep supervision; d0 is the
+              prediction of the initial queries).
+            - outputs (dict[str, dict]): As :meth:`forward`.
+            - assignments (dict[str, list]): Per decoder, one entry per image:
+              None when the image does not supervise the decoder, else
+              ``(query_inds, gt_inds)`` LongTensors, the Hungarian match of
+              the last block (``gt_inds`` index the rows of the supervised
+              level's ``InstanceData``).
+        """
+        outputs = self(mask_features, multi_scale_memorys, batch_data_samples)
+        losses = dict()
+        assignments = dict()
+        for name in self.decoder_names:
+            decoder_losses, assignments[name] = self.loss_by_feat(
+                outputs[name]['cls_scores'], outputs[name]['mask_preds'],
+                batch_data_samples, name)
+            losses.update(decoder_losses)
+        return losses, outputs, assignments
+
+    def loss_by_feat(self, all_cls_scores: List[Tensor],
+                     all_mask_preds: List[Tensor],
+                     batch_data_samples: SampleList,
+                     decoder: str) -> Tuple[dict, list]:
+        """Losses of one decoder, for the outputs of every block.
+
+        Args:
+            all_cls_scores (list[Tensor]): Object / no-object logits of every
+                block, each (B, Q, 2).
+            all_mask_preds (list[Tensor]): Mask logits of every block, each
+                (B, Q, H/4, W/4).
+            batch_data_samples (list[:obj:`DetDataSample`]): The batch.
+            decoder (str): Name of the decoder.
+
+        Returns:
+            tuple[dict, list]: The losses (keys as in :meth:`loss`) and the
+            assignment of the last block for each image (None for images
+            that do not supervise this decoder).
+        """
+        if not self.train_cfg:
+            raise RuntimeError('MultiLevelDecoderHead.loss needs train_cfg '
+                               '(assigner, sampler, num_points, ...)')
+        num_imgs = len(batch_data_samples)
+        if all_cls_scores[0].shape[0] != num_imgs:
+            raise ValueError(
+                f'MultiLevelDecoderHead: {all_cls_scores[0].shape[0]} '
+                f'predictions for {num_imgs} data samples')
+        targets = [
+            self._get_decoder_targets(sample, decoder,
+                                      all_mask_preds[0].device)
+            for sample in batch_data_samples
+        ]
+        sup_inds = [i for i, t in enumerate(targets) if t is not None]
+        num_blocks = len(all_cls_scores)
+        losses = dict()
+        assignments: List[Optional[Tuple[Tensor, Tensor]]] = [None] * num_imgs
+
+        if not sup_inds:
+            # keep every output in the graph so DDP sees all parameters used
+            zero = sum(c.sum() for c in all_cls_scores) * 0. + \
+                sum(m.sum() for m in all_mask_preds) * 0.
+            for i in range(num_blocks):
+                prefix = self._loss_prefix(decoder, i, num_blocks)
+                for key in ('loss_cls', 'loss_mask', 'loss_dice'):
+                    losses[f'{prefix}{key}'] = zero
+            return losses, assignments
+
+        sup_targets = [targets[i] for i in sup_inds]
+        index = torch.as_tensor(sup_inds, device=all_cls_scores[0].device)
+        for i in range(num_blocks):
+            loss_cls, loss_mask, loss_dice, matches = \
+                self._loss_by_feat_single(
+                    all_cls_scores[i].index_select(0, index),
+                    all_mask_preds[i].index_select(0, index), sup_targets)
+            prefix = self._loss_prefix(decoder, i, num_blocks)
+            losses[f'{prefix}loss_cls'] = loss_cls
+            losses[f'{prefix}loss_mask'] = loss_mask
+            losses[f'{prefix}loss_dice'] = loss_dice
+            if i == num_blocks - 1:
+                for img_ind, match in zip(sup_inds, matches):
+                    assignments[img_ind] = match
+        return losses, assignments
+
+    @staticmethod
+    def _loss_prefix(decoder: str, block: int, num_blocks: int) -> str:
+        """``'{decoder}.'`` for the last block, ``'{decoder}.d{i}.'`` for the
+        others."""
+        if block == num_blocks - 1:
+            return f'{decoder}.'
+        return f'{decoder}.d{block}.'
+
+    def _get_decoder_targets(self, data_sample, decoder: str,
+                             device: torch.device) -> Optional[dict]:
+        """Collect what one image asks of one decoder.
+
+        Args:
+            data_sample (:obj:`DetDataSample`): The sample.
+            decoder (str): Decoder name.
+            device (torch.device): Device of the predictions.
+
+        Returns:
+            dict or None: None when the sample does not supervise
+            ``decoder``; else ``masks`` (bool Tensor (N, H, W)), ``region``
+            (bool Tensor (H, W), where mask losses count), ``exhaustive``
+            (bool) and ``img_meta`` (dict).
+        """
+        meta = data_sample.metainfo
+        img_id = meta.get('img_id', meta.get('img_path', '?'))
+        where = f'image {img_id}'
+        task = meta.get('task')
+        if not isinstance(task, Mapping) or not isinstance(
+                task.get('supervision'), Mapping):
+            raise KeyError(f'{where}: metainfo["task"]["supervision"] is '
+                           'missing; samples must be packed by '
+                           'PackAIMSInputs (docs/data_sample.md)')
+        supervision = task['supervision']
+        unknown = set(supervision) - set(self.decoder_names)
+        if unknown:
+            raise KeyError(f'{where}: supervision names decoders '
+                           f'{sorted(unknown)} that this head does not have '
+                           f'({self.decoder_names})')
+        sup = supervision.get(decoder)
+        if sup is None:
+            return None
+        if 'level' not in sup or 'exhaustive' not in sup:
+            raise KeyError(f'{where}: supervision["{decoder}"] must have '
+                           f'"level" and "exhaustive", got {dict(sup)}')
+        level = check_level(sup['level'], f'{where}, supervision of decoder '
+                            f'"{decoder}"')
+        field = GT_FIELDS[level]
+        if field not in data_sample:
+            raise KeyError(f'{where}: decoder "{decoder}" is supervised by '
+                           f'level "{level}" but the sample has no {field}')
+        masks = self._masks_to_tensor(
+            data_sample.get(field), device, f'{where}, {field}')
+        shape = tuple(masks.shape[-2:])
+        batch_shape = meta.get('batch_input_shape')
+        if batch_shape is not None and tuple(batch_shape) != shape:
+            raise ValueError(
+                f'{where}: {field}.masks are {shape} but the batch input is '
+                f'{tuple(batch_shape)}; masks must be padded to the batch '
+                'shape (AIMSDataPreprocessor)')
+
+        region = torch.ones(shape, dtype=torch.bool, device=device)
+        for name in ('prompt_mask', 'valid_region'):
+            if name not in data_sample:
+                continue
+            data = data_sample.get(name).data
+            if tuple(data.shape[-2:]) != shape:
+                raise ValueError(
+                    f'{where}: {name} is {tuple(data.shape[-2:])} but '
+                    f'{field}.masks are {shape}')
+            region &= data.reshape(shape).to(device=device).bool()
+        ignored_field = IGNORED_FIELDS[level]
+        if ignored_field in data_sample:
+            crowd = self._masks_to_tensor(
+                data_sample.get(ignored_field), device,
+                f'{where}, {ignored_field}')
+            if len(crowd):
+                if tuple(crowd.shape[-2:]) != shape:
+                    raise ValueError(
+                        f'{where}: {ignored_field}.masks are '
+                        f'{tuple(crowd.shape[-2:])} but {field}.masks are '
+                        f'{shape}')
+                region &= ~crowd.any(dim=0)
+        return dict(
+            masks=masks,
+            region=region,
+            exhaustive=bool(sup['exhaustive']),
+            img_meta=meta)
+
+    @staticmethod
+    def _masks_to_tensor(instances: InstanceData, device: torch.device,
+                         where: str) -> Tensor:
+        """``instances.masks`` (BitmapMasks or Tensor) as a bool Tensor."""
+        if 'masks' not in instances:
+            raise KeyError(f'{where} has no masks')
+        masks = instances.masks
+        if isinstance(masks, BitmapMasks):
+            return masks.to_tensor(dtype=torch.bool, device=device)
+        if isinstance(masks, Tensor) and masks.dim() == 3:
+            return masks.to(device=device, dtype=torch.bool)
+        raise TypeError(f'{where}.masks must be BitmapMasks or a (N, H, W) '
+                        f'Tensor, got {type(masks).__name__}')
+
+    def _get_targets_single(self, cls_score: Tensor, mask_pred: Tensor,
+                            target: dict) -> Tuple:
+        """Match the queries of one image to its targets.
+
+        Args:
+            cls_score (Tensor): Logits of one block, shape (Q, 2).
+            mask_pred (Tensor): Mask logits of one block, shape (Q, h, w).
+            target (dict): Output of :meth:`_get_decoder_targets`.
+
+        Returns:
+            tuple: ``labels`` (Q, ), ``label_weights`` (Q, ),
+            ``mask_targets`` (num_pos, H, W), ``mask_weights`` (Q, ),
+            ``regions`` (num_pos, H, W) bool, ``pos_inds``,
+            ``pos_assigned_gt_inds`` and the sampler's ``avg_factor``
+            (number of positives, at least 1).
+        """
+        gt_masks = target['masks']
+        region = target['region']
+        num_queries = cls_score.shape[0]
+        num_gts = gt_masks.shape[0]
+        # class-agnostic: every target is "object" (label 0)
+        gt_labels = gt_masks.new_zeros((num_gts, ), dtype=torch.long)
+
+        point_coords = torch.rand((1, self.num_points, 2),
+                                  device=cls_score.device)
+        # (Q, num_points)
+        mask_points_pred = point_sample(
+            mask_pred.unsqueeze(1), point_coords.repeat(num_queries, 1,
+                                                        1)).squeeze(1)
+        # (num_gts, num_points)
+        gt_points_masks = point_sample(
+            gt_masks.unsqueeze(1).float(), point_coords.repeat(num_gts, 1,
+                                                               1)).squeeze(1)
+        # match on points where the annotation is trusted only; if none of
+        # them fell inside the region the masks carry no information and
+        # all points are kept so that the mask costs stay finite
+        in_region = point_sample(region[None, None].float(),
+                                 point_coords).reshape(-1) >= 0.5
+        if in_region.any() and not in_region.all():
+            mask_points_pred = mask_points_pred[:, in_region]
+            gt_points_masks = gt_points_masks[:, in_region]
+
+        sampled_gt_instances = InstanceData(
+            labels=gt_labels, masks=gt_points_masks)
+        sampled_pred_instances = InstanceData(
+            scores=cls_score, masks=mask_points_pred)
+        assign_result = self.assigner.assign(
+            pred_instances=sampled_pred_instances,
+            gt_instances=sampled_gt_instances,
+            img_meta=target['img_meta'])
+        pred_instances = InstanceData(scores=cls_score, masks=mask_pred)
+        gt_instances = InstanceData(labels=gt_labels, masks=gt_masks)
+        sampling_result = self.sampler.sample(
+            assign_result=assign_result,
+            pred_instances=pred_instances,
+            gt_instances=gt_instances)
+        pos_inds = sampling_result.pos_inds
+        pos_assigned_gt_inds = sampling_result.pos_assigned_gt_inds
+
+        labels = gt_labels.new_full((num_queries, ), 1)  # 1 = no object
+        labels[pos_inds] = gt_labels[pos_assigned_gt_inds]
+        if target['exhaustive']:
+            label_weights = gt_labels.new_ones((num_queries, ))
+        else:
+            # unannotated objects may hide behind unmatched queries
+            label_weights = gt_labels.new_zeros((num_queries, ))
+            label_weights[pos_inds] = 1
+        mask_targets = gt_masks[pos_assigned_gt_inds]
+        mask_weights = mask_pred.new_zeros((num_queries, ))
+        mask_weights[pos_inds] = 1.0
+        regions = region.unsqueeze(0).expand(len(pos_inds), -1, -1)
+        return (labels, label_weights, mask_targets, mask_weights, regions,
+                pos_inds, pos_assigned_gt_inds, sampling_result.avg_factor)
+
+    def _loss_by_feat_single(self, cls_scores: Tensor, mask_preds: Tensor,
+                             targets: List[dict]) -> Tuple:
+        """Losses of one block of one decoder over the supervised images.
+
+        Args:
+            cls_scores (Tensor): Logits, shape (B', Q, 2).
+            mask_preds (Tensor): Mask logits, shape (B', Q, h, w).
+            targets (list[dict]): Outputs of :meth:`_get_decoder_targets`,
+                one per image.
+
+        Returns:
+            tuple: ``loss_cls``, ``loss_mask``, ``loss_dice`` (Tensors) and
+            the list of ``(pos_inds, pos_assigned_gt_inds)`` per image.
+        """
+        per_image = [
+            self._get_targets_single(cls_scores[i], mask_preds[i], target)
+            for i, target in enumerate(targets)
+        ]
+        (labels_list, label_weights_list, mask_targets_list, mask_weights_list,
+         regions_list, pos_inds_list, gt_inds_list,
+         avg_factors) = zip(*per_image)
+        matches = list(zip(pos_inds_list, gt_inds_list))
+        # (B', Q)
+        labels = torch.stack(labels_list, dim=0)
+        label_weights = torch.stack(label_weights_list, dim=0)
+        mask_weights = torch.stack(mask_weights_list, dim=0)
+        # (num_total_pos, H, W)
+        mask_targets = torch.cat(mask_targets_list, dim=0)
+        regions = torch.cat(regions_list, dim=0)
+
+        cls_scores = cls_scores.flatten(0, 1)
+        labels = labels.flatten(0, 1)
+        label_weights = label_weights.flatten(0, 1)
+        if self.class_weight is not None:
+            class_weight = cls_scores.new_tensor(self.class_weight)
+        else:
+            class_weight = cls_scores.new_ones(cls_scores.shape[-1])
+        loss_cls = self.loss_cls(
+            cls_scores,
+            labels,
+            label_weights,
+            avg_factor=(class_weight[labels] * label_weights).sum())
+
+        # as mmdet: every image counts at least one mask
+        num_total_masks = reduce_mean(
+            cls_scores.new_tensor(float(sum(avg_factors)))).clamp(min=1)
+
+        # (B', Q, h, w) -> (num_total_pos, h, w)
+        mask_preds = mask_preds[mask_weights > 0]
+        if mask_targets.shape[0] == 0:
+            # zero match: empty sums keep the graph connected
+            loss_dice = mask_preds.sum()
+            loss_mask = mask_preds.sum()
+            return loss_cls, loss_mask, loss_dice, matches
+
+        with torch.no_grad():
+            # pixels outside the region must not steer the importance
+            # sampling either, so their logits are made maximally certain
+            low_res_region = F.interpolate(
+                regions.unsqueeze(1).float(),
+                size=mask_preds.shape[-2:],
+                mode='area') > 0
+            certain_preds = torch.where(low_res_region,
+                                        mask_preds.unsqueeze(1).detach(),
+                                        mask_preds.new_tensor(_FAR_LOGIT))
+            points_coords = get_uncertain_point_coords_with_randomness(
+                certain_preds, None, self.num_points, self.oversample_ratio,
+                self.importance_sample_ratio)
+            # (num_total_pos, num_points)
+            mask_point_targets = point_sample(
+                mask_targets.unsqueeze(1).float(), points_coords).squeeze(1)
+            point_weights = (point_sample(
+                regions.unsqueeze(1).float(), points_coords).squeeze(1)
+                             >= 0.5).to(mask_preds.dtype)
+            mask_point_targets = mask_point_targets * point_weights
+        mask_point_preds = point_sample(
+            mask_preds.unsqueeze(1), points_coords).squeeze(1)
+
+        # points outside the region: sigmoid 0 and target 0 add nothing to
+        # the dice sums
+        dice_preds = torch.where(point_weights > 0, mask_point_preds,
+                                 mask_point_preds.new_tensor(-_FAR_LOGIT))
+        loss_dice = self.loss_dice(
+            dice_preds, mask_point_targets, avg_factor=num_total_masks)
+        loss_mask = self.loss_mask(
+            mask_point_preds.reshape(-1),
+            mask_point_targets.reshape(-1),
+            weight=point_weights.reshape(-1),
+            avg_factor=num_total_masks * self.num_points)
+        return loss_cls, loss_mask, loss_dice, matches
+
+    # ------------------------------------------------------------------
+    # checkpoint conversion
+    # ------------------------------------------------------------------
+    @staticmethod
+    def convert_mask2former_state_dict(
+            state_dict: Mapping[str, Tensor],
+            decoder: str = 'entity',
+            src_prefix: str = 'panoptic_head.',
+            dst_prefix: str = 'decode_head.',
+            dst_pixel_decoder_prefix: str = 'pixel_decoder.',
+            drop_cls_embed: bool = False) -> 'OrderedDict[str, Tensor]':
+        """Map a Mask2Former state dict onto one decoder of this head.
+
+        Keys ``{src_prefix}pixel_decoder.*`` become
+        ``{dst_pixel_decoder_prefix}*`` (the detector's shared pixel
+        decoder), other ``{src_prefix}*`` keys become
+        ``{dst_prefix}decoders.{decoder}.*``; keys outside ``src_prefix``
+        (the backbone) are kept as they are. With ``src_prefix=''`` and
+        ``dst_prefix=''`` it converts a bare ``Mask2FormerHead`` state dict
+        into this head's keys.
+
+        Args:
+            state_dict (Mapping[str, Tensor]): Mask2Former weights, e.g. the
+                ``state_dict`` of a COCO-entity checkpoint.
+            decoder (str): Decoder receiving the weights. Defaults to
+                ``'entity'``.
+            src_prefix (str): Prefix of the head in ``state_dict``. Defaults
+                to ``'panoptic_head.'`` (mmdet's ``MaskFormer``).
+            dst_prefix (str): Prefix of this head in the target model.
+                Defaults to ``'decode_head.'``.
+            dst_pixel_decoder_prefix (str): Prefix of the pixel decoder in
+                the target model. Defaults to ``'pixel_decoder.'``.
+            drop_cls_embed (bool): Leave out ``cls_embed`` (for a checkpoint
+                trained with classes; ours has 2 logits). Defaults to False.
+
+        Returns:
+            OrderedDict[str, Tensor]: The converted state dict.
+        """
+        check_level(decoder, 'convert_mask2former_state_dict')
+        converted = OrderedDict()
+        pixel_prefix = f'{src_prefix}pixel_decoder.'
+        for key, value in state_dict.items():
+            if key.startswith(pixel_prefix):
+                new_key = dst_pixel_decoder_prefix + key[len(pixel_prefix):]
+            elif key.startswith(src_prefix):
+                rest = key[len(src_prefix):]
+                if drop_cls_embed and rest.startswith('cls_embed.'):
+                    continue
+                new_key = f'{dst_prefix}decoders.{decoder}.{rest}'
+            else:
+                new_key = key
+            if new_key in converted:
+                raise KeyError(f'convert_mask2former_state_dict: two keys '
+                               f'map to {new_key}')
+            converted[new_key] = value
+        return converted
