@@ -102,8 +102,9 @@ def convert_psg_record(record: dict,
         raise ConversionError(
             f'{where}: image_id is not a number string; PSG ids are')
     relations = record.get('relations', [])
-    split = 'test' if str(record['image_id']) in set(test_image_ids) \
-        else 'train'
+    if not isinstance(test_image_ids, (set, frozenset)):
+        test_image_ids = set(test_image_ids)
+    split = 'test' if str(record['image_id']) in test_image_ids else 'train'
     img, anns, report = convert_panoptic_record(
         dict(
             file_name=record['pan_seg_file_name'],
@@ -303,7 +304,7 @@ def convert_psg(psg_file: str,
         seg_root=seg_root,
         predicate_classes=predicate_classes,
         contact=contact,
-        test_image_ids=test_ids,
+        test_image_ids=frozenset(test_ids),
         img_prefix=img_prefix,
         touch_px=touch_px)
     for img, anns, part_report in map_with_progress(
