@@ -175,7 +175,10 @@ def build_eval_split(
     Returns:
         dict: ``eval`` (per eval source: requested, eligible, selected),
         ``train`` (per training file: source, images read / removed / kept,
-        removed per matching key kind), ``train_total`` and ``notes``.
+        removed per matching key kind), ``train_total`` (removed and kept
+        per source, ``coco_images_in_several_sources``: kept COCO images
+        that more than one source annotates; they stay in each) and
+        ``notes``.
     """
     if ppp_file is None and psg_file is None:
         raise ValueError('give at least one of ppp_file / psg_file')
@@ -211,6 +214,9 @@ def build_eval_split(
         osp.join(out_dir, 'train.json'),
         f'AIMS training union without evaluation images (seed {seed})')
     total = Counter()
+    # COCO images are shared by COCO panoptic, PSG, PACO-LVIS and EntitySeg;
+    # they stay in every source (each brings other levels) but are counted.
+    coco_sources: Dict[int, Set[str]] = defaultdict(set)
     for path in train_files:
         data = load_json(path, 'converted training file')
         _check_file(data, path)
@@ -235,9 +241,13 @@ def build_eval_split(
                 continue
             stats['kept'] += 1
             total[f'kept/{src}'] += 1
+            if img.get('coco_image_id') is not None:
+                coco_sources[int(img['coco_image_id'])].add(src)
             train.add(img, by_image.get(img['id'], []), path)
         stats['removed_by_key'] = dict(stats['removed_by_key'])
         report['train'][path] = stats
+    total['coco_images_in_several_sources'] = sum(
+        len(s) > 1 for s in coco_sources.values())
     report['train_total'] = dict(sorted(total.items()))
     train.close()
     with open(osp.join(out_dir, 'split_report.json'), 'w') as f:

@@ -89,6 +89,8 @@ def test_split_removes_every_eval_image(converted, tmp_path):
     }
     assert removed == dict(coco=1, entityseg=1, ppp=1, paco=1, psg=1)
     assert report['train_total']['removed/paco'] == 1
+    # 142238 stays in coco, entityseg, paco and psg
+    assert report['train_total']['coco_images_in_several_sources'] == 1
     assert report['train']['%s' % converted['coco']]['removed_by_key'] == {
         'coco': 1
     }
