@@ -165,7 +165,11 @@ class HierarchicalCocoDataset(BaseDetDataset):
         anns = raw_data_info['raw_ann_info']
         img_id, h, w = img['id'], int(img['height']), int(img['width'])
 
-        img_path = osp.join(self.data_prefix.get('img', ''), img['file_name'])
+        # mmdet configs name the image prefix 'img'; mmengine's default
+        # data_prefix names it 'img_path' (both are joined with data_root)
+        prefix = self.data_prefix.get('img',
+                                      self.data_prefix.get('img_path', ''))
+        img_path = osp.join(prefix, img['file_name'])
         if self.check_image_files and not exists(
                 img_path, backend_args=self.backend_args):
             raise self._error(img_id, None,

@@ -39,7 +39,9 @@ class PackAIMSInputs(BaseTransform):
     Without annotations (inference pipelines) only the image, the
     ``prompt_mask`` and ``valid_region`` (all ones unless given) and the
     metainfo are packed; without a ``task`` key the task is the one-step
-    evaluation task (sample type 0).
+    evaluation task (sample type 0). Missing geometry keys get their
+    identity values (``img_shape`` from the image, ``ori_shape =
+    img_shape``, ``scale_factor=(1., 1.)``, ``flip=False``).
 
     Required Keys:
 
@@ -109,6 +111,13 @@ class PackAIMSInputs(BaseTransform):
         for key in self.meta_keys:
             if key in results:
                 meta[key] = results[key]
+        # pipelines without Resize / RandomFlip still give the model the
+        # geometry keys it reads
+        meta.setdefault('img_shape', (h, w))
+        meta.setdefault('ori_shape', meta['img_shape'])
+        meta.setdefault('scale_factor', (1.0, 1.0))
+        meta.setdefault('flip', False)
+        meta.setdefault('flip_direction', None)
         meta.setdefault('levels', list(results.get('levels', [])))
         meta.setdefault('source', results.get('source', 'default'))
         meta.setdefault('task', eval_task(meta['levels']))

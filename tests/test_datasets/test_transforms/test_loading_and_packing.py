@@ -108,8 +108,10 @@ def test_pack_remaps_links_around_crowd_entities(toy_results):
 
 def test_pack_without_annotations():
     img = np.zeros((10, 12, 3), dtype=np.uint8)
-    out = PackAIMSInputs()(dict(img=img, img_shape=(10, 12), img_id=3))
+    out = PackAIMSInputs()(dict(img=img, img_id=3))
     sample = out['data_samples']
+    assert sample.img_shape == (10, 12) and sample.ori_shape == (10, 12)
+    assert sample.scale_factor == (1.0, 1.0) and sample.flip is False
     assert 'gt_instances' not in sample
     assert sample.prompt_mask.data.all()
     assert sample.valid_region.data.all()
