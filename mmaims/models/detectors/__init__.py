@@ -1,1 +1,4 @@
 # Copyright (c) mmaims contributors. All rights reserved.
+from .aims import AIMS
+
+__all__ = ['AIMS']

@@ -1,0 +1,304 @@
+# Copyright (c) mmaims contributors. All rights reserved.
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from mmdet.structures import SampleList
+from mmdet.utils import ConfigType, OptMultiConfig, reduce_mean
+from mmengine.model import BaseModule
+from torch import Tensor
+
+from mmaims.registry import MODELS
+from mmaims.structures import ENTITY, PART, RELATION
+
+#: (pair key, parent decoder, child decoder) of the two association maps.
+DEFAULT_PAIRS = (('entity_part', ENTITY, PART), ('relation_entity', RELATION,
+                                                 ENTITY))
+
+Assignment = Optional[Tuple[Tensor, Tensor]]
+
+
+@MODELS.register_module()
+class AssociationHead(BaseModule):
+    r"""Association module of AIMS (eq. 8-9 of the paper).
+
+    Every level's final query embeddings :math:`E_T` (``query_feats`` of the
+    decoder head, ``B x Q_T x C``) go through a fully-connected layer of that
+    level; the dot products give the association logits
+
+    - ``entity_part``: :math:`FC(E_e) \cdot FC(E_p)^T`, ``B x Q_e x Q_p``;
+    - ``relation_entity``: :math:`FC(E_r) \cdot FC(E_e)^T`, ``B x Q_r x Q_e``.
+
+    **Targets** (``loss``). A pair type is trained on an image only when both
+    of its decoders are supervised on that image with their own level
+    (``task['supervision'][decoder]['level'] == decoder``; e.g. the relation
+    decoder of a two-entity sample, matched to entities, trains no
+    relation-entity association). The queries of each decoder are split by
+    the decoder head's Hungarian assignment of the last block into matched
+    queries (each with a GT row) and unmatched ones. The query pairs that
+    count are:
+
+    - matched parent x matched child, when the GT link of the pair is known:
+      target 1 if the GT rows are linked, 0 otherwise. The link is known
+      when the row that carries it has it: a part's
+      ``gt_part_instances.entity_index >= 0`` for ``entity_part``; both
+      entries of a relation's ``gt_relation_instances.entity_index >= 0``
+      for ``relation_entity``. A part whose parent is unknown (-1) may
+      belong to an unannotated-as-link entity, so its column is ignored;
+    - unmatched x anything (either side unmatched), as negatives (target 0),
+      only when **both** decoders are supervised exhaustively
+      (``supervision[decoder]['exhaustive']``): there an unmatched query is
+      pushed to "no object", so it links to nothing. Otherwise an unmatched
+      query may be a true but unannotated segment and its pairs are ignored.
+
+    The loss is mmdet's sigmoid ``CrossEntropyLoss`` averaged over the
+    counted pairs of the whole batch (across GPUs). When no image of the
+    batch counts a pair, every weight is 0: the loss is 0 and every
+    projection stays in the graph (DDP without ``find_unused_parameters``).
+
+    **Inference** (``predict``): the sigmoid of the logits, the scored links
+    the post-processor turns into ``pred_*_links``.
+
+    Args:
+        in_channels (int): Channels of the query embeddings.
+        feat_channels (int): Channels of the projected embeddings.
+        pairs (Sequence[tuple[str, str, str]]): ``(key, parent, child)``
+            decoder names of the association maps. Defaults to
+            ``entity_part`` and ``relation_entity``.
+        loss_assoc (dict): Config of the association loss; must be a
+            sigmoid binary loss. Defaults to mmdet's
+            ``CrossEntropyLoss(use_sigmoid=True, loss_weight=1.0)``.
+        init_cfg (dict or list[dict], optional): Initialization config.
+    """
+
+    def __init__(self,
+                 in_channels: int = 256,
+                 feat_channels: int = 256,
+                 pairs: Sequence[Tuple[str, str, str]] = DEFAULT_PAIRS,
+                 loss_assoc: ConfigType = dict(
+                     type='CrossEntropyLoss',
+                     use_sigmoid=True,
+                     reduction='mean',
+                     loss_weight=1.0),
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.pairs = tuple(tuple(p) for p in pairs)
+        if not self.pairs:
+            raise ValueError('AssociationHead needs at least one pair')
+        levels = []
+        for key, parent, child in self.pairs:
+            if parent == child:
+                raise ValueError(f'pair "{key}" links decoder "{parent}" '
+                                 'with itself')
+            levels += [lvl for lvl in (parent, child) if lvl not in levels]
+        self.levels = tuple(levels)
+        self.in_channels = in_channels
+        self.feat_channels = feat_channels
+        self.projs = nn.ModuleDict({
+            lvl: nn.Linear(in_channels, feat_channels)
+            for lvl in self.levels
+        })
+        self.loss_assoc = MODELS.build(loss_assoc)
+
+    def forward(self, query_feats: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        """Association logits of every pair.
+
+        Args:
+            query_feats (dict[str, Tensor]): Decoder name -> final query
+                embeddings, shape (B, Q_decoder, in_channels).
+
+        Returns:
+            dict[str, Tensor]: Pair key -> logits, shape (B, Q_parent,
+            Q_child).
+        """
+        missing = [lvl for lvl in self.levels if lvl not in query_feats]
+        if missing:
+            raise KeyError(f'AssociationHead needs the query embeddings of '
+                           f'decoders {missing}; got {sorted(query_feats)}')
+        projected = {
+            lvl: self.projs[lvl](query_feats[lvl])
+            for lvl in self.levels
+        }
+        return {
+            key: torch.einsum('bpc,bqc->bpq', projected[parent],
+                              projected[child])
+            for key, parent, child in self.pairs
+        }
+
+    def predict(self, query_feats: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        """Association probabilities of every pair.
+
+        Args:
+            query_feats (dict[str, Tensor]): As in :meth:`forward`.
+
+        Returns:
+            dict[str, Tensor]: Pair key -> sigmoid scores, shape
+            (B, Q_parent, Q_child).
+        """
+        return {k: v.sigmoid() for k, v in self(query_feats).items()}
+
+    def loss(self, query_feats: Dict[str, Tensor],
+             assignments: Dict[str, List[Assignment]],
+             batch_data_samples: SampleList) -> Dict[str, Tensor]:
+        """Association loss (eq. 8) on the matched queries.
+
+        Args:
+            query_feats (dict[str, Tensor]): As in :meth:`forward`.
+            assignments (dict[str, list]): Decoder name -> per image ``None``
+                (decoder not supervised) or ``(query_inds, gt_inds)``, the
+                Hungarian match of the decoder head's last block.
+            batch_data_samples (list[DetDataSample]): The batch; links come
+                from ``gt_part_instances.entity_index`` and
+                ``gt_relation_instances.entity_index``, supervision from
+                ``metainfo['task']['supervision']``.
+
+        Returns:
+            dict[str, Tensor]: ``'{pair}.loss_assoc'`` for every pair.
+        """
+        logits = self(query_feats)
+        losses = dict()
+        for key, parent, child in self.pairs:
+            targets, weights = [], []
+            for i, data_sample in enumerate(batch_data_samples):
+                target, weight = self._get_targets_single(
+                    logits[key][i], parent, child,
+                    self._assignment(assignments, parent, i),
+                    self._assignment(assignments, child, i), data_sample)
+                targets.append(target)
+                weights.append(weight)
+            target = torch.stack(targets)
+            weight = torch.stack(weights)
+            num_pairs = reduce_mean(weight.sum().detach()).clamp(min=1.0)
+            # with no counted pair every weight is 0: the loss is 0 and the
+            # projections stay in the graph
+            losses[f'{key}.loss_assoc'] = self.loss_assoc(
+                logits[key].flatten(),
+                target.flatten(),
+                weight.flatten(),
+                avg_factor=num_pairs)
+        return losses
+
+    @staticmethod
+    def _assignment(assignments: Dict[str, List[Assignment]], decoder: str,
+                    index: int) -> Assignment:
+        if decoder not in assignments:
+            raise KeyError(f'no assignments for decoder "{decoder}"; got '
+                           f'{sorted(assignments)}')
+        return assignments[decoder][index]
+
+    def _get_targets_single(self, logits: Tensor, parent: str, child: str,
+                            parent_assign: Assignment,
+                            child_assign: Assignment,
+                            data_sample) -> Tuple[Tensor, Tensor]:
+        """Association targets and pair weights of one image.
+
+        Args:
+            logits (Tensor): Logits of the pair, shape (Q_parent, Q_child).
+            parent (str): Parent decoder name.
+            child (str): Child decoder name.
+            parent_assign (tuple[Tensor, Tensor], optional): Matched
+                (query_inds, gt_inds) of the parent decoder.
+            child_assign (tuple[Tensor, Tensor], optional): Same for the
+                child decoder.
+            data_sample (DetDataSample): The image's sample.
+
+        Returns:
+            tuple[Tensor, Tensor]: Targets (0/1) and weights (1 where the pair
+            counts), both float (Q_parent, Q_child).
+        """
+        target = logits.new_zeros(logits.shape)
+        weight = logits.new_zeros(logits.shape)
+        if parent_assign is None or child_assign is None:
+            return target, weight
+        supervision = data_sample.metainfo.get('task',
+                                               {}).get('supervision', {})
+        sup_p, sup_c = supervision.get(parent), supervision.get(child)
+        if sup_p is None or sup_c is None:
+            return target, weight
+        if sup_p.get('level') != parent or sup_c.get('level') != child:
+            # e.g. the relation decoder matched to entities (two-entity
+            # prompt): its queries are not relations, no R-E links exist.
+            return target, weight
+        link = self._gt_link_matrix(parent, child, data_sample)
+        if link is None:
+            return target, weight
+        link, known = link
+        link = link.to(logits.device)
+        known = known.to(logits.device)
+
+        p_queries, p_gts = (t.to(logits.device).long() for t in parent_assign)
+        c_queries, c_gts = (t.to(logits.device).long() for t in child_assign)
+        if sup_p.get('exhaustive', False) and sup_c.get('exhaustive', False):
+            # unmatched queries link to nothing; matched x matched pairs
+            # are overwritten below
+            weight.fill_(1.0)
+            matched_p = torch.zeros(
+                logits.shape[0], dtype=torch.bool, device=logits.device)
+            matched_c = torch.zeros(
+                logits.shape[1], dtype=torch.bool, device=logits.device)
+            matched_p[p_queries] = True
+            matched_c[c_queries] = True
+            weight[matched_p[:, None] & matched_c[None, :]] = 0.0
+        if len(p_queries) and len(c_queries):
+            rows = p_queries[:, None].expand(-1, len(c_queries))
+            cols = c_queries[None, :].expand(len(p_queries), -1)
+            target[rows, cols] = link[p_gts][:, c_gts].float()
+            weight[rows, cols] = known[p_gts][:, c_gts].float()
+        return target, weight
+
+    @staticmethod
+    def _gt_link_matrix(parent: str, child: str,
+                        data_sample) -> Optional[Tuple[Tensor, Tensor]]:
+        """GT link matrix between the rows of two levels.
+
+        Returns:
+            tuple[Tensor, Tensor] or None: ``link`` (bool, N_parent x
+            N_child, True where linked) and ``known`` (bool, same shape, True
+            where the link status is known), or None when this pair of
+            levels has no link field.
+        """
+        if (parent, child) == (ENTITY, PART):
+            if 'gt_instances' not in data_sample or \
+                    'gt_part_instances' not in data_sample:
+                return None
+            num_e = len(data_sample.gt_instances)
+            parts = data_sample.gt_part_instances
+            entity_index = parts.entity_index.long().cpu()
+            _check_index(entity_index, num_e, 'gt_part_instances', data_sample)
+            link = torch.zeros((num_e, len(parts)), dtype=torch.bool)
+            known_cols = entity_index >= 0
+            cols = torch.nonzero(known_cols).flatten()
+            link[entity_index[cols], cols] = True
+            known = known_cols[None, :].expand(num_e, -1).clone()
+            return link, known
+        if (parent, child) == (RELATION, ENTITY):
+            if 'gt_instances' not in data_sample or \
+                    'gt_relation_instances' not in data_sample:
+                return None
+            num_e = len(data_sample.gt_instances)
+            relations = data_sample.gt_relation_instances
+            entity_index = relations.entity_index.long().cpu().view(-1, 2)
+            _check_index(entity_index, num_e, 'gt_relation_instances',
+                         data_sample)
+            link = torch.zeros((len(relations), num_e), dtype=torch.bool)
+            known_rows = (entity_index >= 0).all(dim=1)
+            for col in range(2):
+                rows = torch.nonzero(known_rows).flatten()
+                link[rows, entity_index[rows, col]] = True
+            known = known_rows[:, None].expand(-1, num_e).clone()
+            return link, known
+        raise ValueError(f'no GT link field for the pair ({parent}, '
+                         f'{child}); supported: (entity, part), '
+                         '(relation, entity)')
+
+
+def _check_index(entity_index: Tensor, num_entities: int, field: str,
+                 data_sample) -> None:
+    """Raise ValueError if an entity index points past ``gt_instances``."""
+    bad = entity_index >= num_entities
+    if bad.any():
+        img_id = data_sample.metainfo.get('img_id', '?')
+        raise ValueError(
+            f'image {img_id}: {field}.entity_index holds '
+            f'{entity_index[bad].tolist()} but gt_instances has only '
+            f'{num_entities} rows')

@@ -1,0 +1,598 @@
+# Copyright (c) mmaims contributors. All rights reserved.
+import copy
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmdet.models.detectors import BaseDetector
+from mmdet.structures import DetDataSample, SampleList
+from mmdet.structures.mask import BitmapMasks
+from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
+from mmengine.structures import InstanceData, PixelData
+from torch import Tensor
+
+from mmaims.registry import MODELS
+from mmaims.structures import ENTITY, LEVELS, PART, RELATION
+from ..dense_heads.association_head import DEFAULT_PAIRS
+
+#: data-sample field of each level's predictions (docs/data_sample.md)
+PRED_FIELDS = {
+    ENTITY: 'pred_instances',
+    PART: 'pred_part_instances',
+    RELATION: 'pred_relation_instances'
+}
+#: data-sample field of each link type
+LINK_FIELDS = {
+    'entity_part': 'pred_entity_part_links',
+    'relation_entity': 'pred_relation_entity_links'
+}
+#: paper Table 5: (prompt type, decoder) -> sample type
+SAMPLE_TYPES = {
+    ('full', ENTITY): 1,
+    ('full', PART): 2,
+    ('full', RELATION): 3,
+    ('partial', ENTITY): 4,
+    ('partial', PART): 5,
+    ('partial', RELATION): 6,
+    ('one_entity', PART): 7,
+    ('two_entities', RELATION): 8
+}
+#: defaults of the prompt-inference entries of ``test_cfg``
+DEFAULT_PROMPT_DECODERS = dict(one_entity=PART, two_entities=RELATION)
+DEFAULT_PROMPT_OUTPUT_LEVELS = {PART: PART, ENTITY: ENTITY, RELATION: ENTITY}
+
+Feats = Tuple[Tensor, List[Tensor]]
+PromptLike = Union[Tensor, np.ndarray, BitmapMasks]
+
+
+@MODELS.register_module()
+class AIMS(BaseDetector):
+    """AIMS: All-Inclusive Multi-Level Segmentation (Sec. 3 of the paper).
+
+    The detector only orchestrates; every loss is computed in the heads::
+
+        image -> backbone (-> neck) -> pixel_decoder    (image encoder, eq. 1)
+              -> + prompt_encoder(prompt)               (MPE, eq. 10-11)
+              -> decode_head                            (three decoders + TCM)
+              -> association_head                       (AM, eq. 8)
+              -> post_processor                         (inference only)
+
+    The pixel decoder is built once and shared by all decoders. It returns
+    ``mask_features`` (B, C, H/4, W/4) and ``multi_scale_memorys`` (3 tensors
+    at 1/32, 1/16, 1/8, low to high resolution). With ``prompt_encoder`` the
+    encoded prompt is added to both (eq. 11) before the decode head;
+    ``prompt_encoder=None`` and ``association_head=None`` switch MPE and AM
+    off (TCM is a switch of the decode head), giving the Sec. 3.1 baseline
+    when all three are off.
+
+    **One-step inference** (:meth:`predict`): every decoder with the prompt
+    of the sample (the data preprocessor gives a full-image prompt when the
+    sample has none), each decoder's masks reported as the level of the same
+    name, plus entity-part and relation-entity links. A sample whose
+    ``metainfo['task']['prompt_type']`` is a key of
+    ``test_cfg['prompt_decoders']`` is predicted in prompt mode instead.
+
+    **Prompt inference**: compute the image features once with
+    :meth:`extract_feat`, then call :meth:`predict_prompt` for any number of
+    prompts::
+
+        feats = model.extract_feat(inputs)
+        samples = model.predict_prompt(feats, entity_mask, 'part',
+                                       data_samples)
+        samples = model.predict_prompt(feats, two_entity_mask, None,
+                                       data_samples,
+                                       prompt_type='two_entities')
+
+    The prompt is a binary mask of any size with the aspect of the original
+    image; it is resized to the network input here. The masks of the chosen
+    decoder are clipped to the prompt and stored in the field of the level
+    ``test_cfg['prompt_output_levels'][decoder]``.
+
+    ``test_cfg`` keys used here (the post-processing keys are listed in
+    :class:`AIMSPostProcessor`):
+
+    - ``prompt_decoders`` (dict): prompt type -> decoder. Default
+      ``dict(one_entity='part', two_entities='relation')``, the paper's use:
+      one entity is split into its parts by the part decoder, two entities
+      in contact (a relation) into the two entities by the relation decoder.
+    - ``prompt_output_levels`` (dict): decoder -> level its prompt-mode
+      masks are reported as. Default ``part -> part``, ``entity -> entity``,
+      ``relation -> entity`` (the relation decoder under a two-entity prompt
+      yields entities, as it is trained: sample type 8).
+
+    Args:
+        backbone (dict): Backbone config (mmdet ``SwinTransformer``,
+            ``ResNet``, ...).
+        pixel_decoder (dict): Pixel decoder config (mmdet
+            ``MSDeformAttnPixelDecoder`` with its ``in_channels``,
+            ``strides``, ``feat_channels``, ``out_channels``).
+        decode_head (dict): ``MultiLevelDecoderHead`` config; it receives
+            ``train_cfg`` and ``test_cfg``.
+        neck (dict, optional): Optional neck between backbone and pixel
+            decoder.
+        prompt_encoder (dict, optional): ``MaskPromptEncoder`` config;
+            None switches MPE off.
+        association_head (dict, optional): ``AssociationHead`` config; None
+            switches AM off (links then come from mask overlap).
+        post_processor (dict): Post-processing config; it receives
+            ``test_cfg``. Defaults to ``AIMSPostProcessor``.
+        train_cfg (dict, optional): Training config of the decode head.
+        test_cfg (dict, optional): See above.
+        data_preprocessor (dict, optional): ``AIMSDataPreprocessor`` config.
+        init_cfg (dict or list[dict], optional): Initialization config.
+    """
+
+    def __init__(self,
+                 backbone: ConfigType,
+                 pixel_decoder: ConfigType,
+                 decode_head: ConfigType,
+                 neck: OptConfigType = None,
+                 prompt_encoder: OptConfigType = None,
+                 association_head: OptConfigType = None,
+                 post_processor: ConfigType = dict(type='AIMSPostProcessor'),
+                 train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
+                 data_preprocessor: OptConfigType = None,
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.backbone = MODELS.build(backbone)
+        if neck is not None:
+            self.neck = MODELS.build(neck)
+        self.pixel_decoder = MODELS.build(pixel_decoder)
+        self.prompt_encoder = MODELS.build(
+            prompt_encoder) if prompt_encoder is not None else None
+
+        decode_head = copy.deepcopy(decode_head)
+        decode_head.update(train_cfg=train_cfg, test_cfg=test_cfg)
+        self.decode_head = MODELS.build(decode_head)
+
+        self.association_head = MODELS.build(
+            association_head) if association_head is not None else None
+
+        post_processor = copy.deepcopy(post_processor)
+        post_processor.update(test_cfg=test_cfg)
+        self.post_processor = MODELS.build(post_processor)
+
+        self.train_cfg = train_cfg
+        self.test_cfg = dict() if test_cfg is None else test_cfg
+        self.prompt_decoders = dict(
+            self.test_cfg.get('prompt_decoders', DEFAULT_PROMPT_DECODERS))
+        self.prompt_output_levels = dict(
+            self.test_cfg.get('prompt_output_levels',
+                              DEFAULT_PROMPT_OUTPUT_LEVELS))
+        for decoder, level in self.prompt_output_levels.items():
+            if level not in LEVELS:
+                raise ValueError(
+                    f'test_cfg.prompt_output_levels maps decoder "{decoder}" '
+                    f'to unknown level "{level}"; expected one of {LEVELS}')
+
+    @property
+    def with_prompt_encoder(self) -> bool:
+        """bool: whether the mask prompt encoder (MPE) is on."""
+        return self.prompt_encoder is not None
+
+    @property
+    def with_association_head(self) -> bool:
+        """bool: whether the association module (AM) is on."""
+        return self.association_head is not None
+
+    # ------------------------------------------------------------------
+    # features
+    # ------------------------------------------------------------------
+    def extract_feat(self, batch_inputs: Tensor) -> Feats:
+        """Image encoder (eq. 1): backbone, optional neck, pixel decoder.
+
+        The result does not depend on any prompt, so it can be computed once
+        and reused for any number of prompts (:meth:`predict_prompt`).
+
+        Args:
+            batch_inputs (Tensor): Images, shape (B, 3, H, W).
+
+        Returns:
+            tuple[Tensor, list[Tensor]]: ``mask_features`` (B, C, H/4, W/4)
+            and ``multi_scale_memorys`` (3 tensors (B, C, h_i, w_i), 1/32,
+            1/16, 1/8).
+        """
+        x = self.backbone(batch_inputs)
+        if self.with_neck:
+            x = self.neck(x)
+        mask_features, multi_scale_memorys = self.pixel_decoder(x)
+        return mask_features, list(multi_scale_memorys)
+
+    def add_prompt(self, feats: Feats, prompt_masks: Tensor) -> Feats:
+        """Add the encoded prompt to the image features (eq. 11).
+
+        Returns new tensors; ``feats`` is not modified, so cached features
+        stay valid. Without MPE ``feats`` is returned as is.
+
+        Args:
+            feats (tuple[Tensor, list[Tensor]]): From :meth:`extract_feat`.
+            prompt_masks (Tensor): Binary prompts (B, 1, H, W) at the padded
+                batch input size.
+
+        Returns:
+            tuple[Tensor, list[Tensor]]: Features with the prompt.
+        """
+        mask_features, memorys = feats
+        if not self.with_prompt_encoder:
+            return mask_features, list(memorys)
+        sizes = [mask_features.shape[-2:]] + [m.shape[-2:] for m in memorys]
+        encoded = self.prompt_encoder(prompt_masks, sizes)
+        return mask_features + encoded[0], [
+            m + e for m, e in zip(memorys, encoded[1:])
+        ]
+
+    def _prompt_masks(self, batch_inputs: Tensor,
+                      batch_data_samples: SampleList) -> Tensor:
+        """Stack the samples' padded ``prompt_mask`` to (B, 1, H, W).
+
+        A sample without one (the data preprocessor was bypassed) gets the
+        full-image prompt: 1 on ``img_shape``, 0 on the padding.
+        """
+        pad_h, pad_w = batch_inputs.shape[-2:]
+        prompts = []
+        for data_sample in batch_data_samples:
+            if 'prompt_mask' in data_sample:
+                prompt = data_sample.prompt_mask.data
+            else:
+                img_h, img_w = data_sample.metainfo.get(
+                    'img_shape', (pad_h, pad_w))[:2]
+                prompt = batch_inputs.new_zeros((1, pad_h, pad_w))
+                prompt[:, :img_h, :img_w] = 1
+            if tuple(prompt.shape[-2:]) != (pad_h, pad_w):
+                raise ValueError(
+                    f'image {data_sample.metainfo.get("img_id", "?")}: '
+                    f'prompt_mask of size {tuple(prompt.shape[-2:])} does '
+                    f'not match the batch input {(pad_h, pad_w)}; pad it '
+                    'with AIMSDataPreprocessor')
+            prompts.append(
+                prompt.to(batch_inputs.device).view(1, pad_h, pad_w))
+        return torch.stack(prompts).float()
+
+    # ------------------------------------------------------------------
+    # modes
+    # ------------------------------------------------------------------
+    def loss(self, batch_inputs: Tensor,
+             batch_data_samples: SampleList) -> Dict[str, Tensor]:
+        """Losses of the decode head and, with AM, of the association head.
+
+        Args:
+            batch_inputs (Tensor): Images, shape (B, 3, H, W).
+            batch_data_samples (list[DetDataSample]): Samples of
+                docs/data_sample.md section 1, padded by the preprocessor.
+
+        Returns:
+            dict[str, Tensor]: ``{decoder}.loss_*``, ``{decoder}.d{i}.loss_*``
+            and, with AM, ``{pair}.loss_assoc``.
+        """
+        feats = self.extract_feat(batch_inputs)
+        prompts = self._prompt_masks(batch_inputs, batch_data_samples)
+        mask_features, memorys = self.add_prompt(feats, prompts)
+        losses, outputs, assignments = self.decode_head.loss(
+            mask_features, memorys, batch_data_samples)
+        if self.with_association_head:
+            losses.update(
+                self.association_head.loss(
+                    self._query_feats(outputs), assignments,
+                    batch_data_samples))
+        return losses
+
+    def predict(self,
+                batch_inputs: Tensor,
+                batch_data_samples: SampleList,
+                rescale: bool = True) -> SampleList:
+        """One-step inference (or prompt inference per sample, see class).
+
+        Args:
+            batch_inputs (Tensor): Images, shape (B, 3, H, W).
+            batch_data_samples (list[DetDataSample]): Samples with metainfo.
+            rescale (bool): Masks at ``ori_shape`` (True) or ``img_shape``.
+
+        Returns:
+            list[DetDataSample]: ``batch_data_samples`` with the fields of
+            docs/data_sample.md section 2.
+        """
+        feats = self.extract_feat(batch_inputs)
+        prompts = self._prompt_masks(batch_inputs, batch_data_samples)
+        output_levels = []
+        for data_sample in batch_data_samples:
+            task = data_sample.metainfo.get('task') or {}
+            prompt_type = task.get('prompt_type')
+            if prompt_type in self.prompt_decoders:
+                decoder = task.get('decoder') or \
+                    self.prompt_decoders[prompt_type]
+                output_levels.append(
+                    {decoder: self._prompt_output_level(decoder)})
+            else:
+                output_levels.append(None)
+        return self._predict_with_prompts(feats, prompts, batch_data_samples,
+                                          output_levels, rescale)
+
+    def predict_prompt(self,
+                       feats: Feats,
+                       prompts: Union[PromptLike, Sequence[PromptLike]],
+                       decoder: Optional[str],
+                       batch_data_samples: SampleList,
+                       prompt_type: Optional[str] = None,
+                       rescale: bool = True) -> SampleList:
+        """Prompt inference on cached image features.
+
+        Args:
+            feats (tuple[Tensor, list[Tensor]]): From :meth:`extract_feat` on
+                the batch the samples describe; not modified.
+            prompts (Tensor | ndarray | BitmapMasks | list): One binary mask
+                per image (a single mask is accepted for a batch of one),
+                ``(h, w)`` or ``(1, h, w)``, any size with the aspect of the
+                original image (``ori_shape``).
+            decoder (str, optional): Decoder to use. None: the decoder of
+                ``prompt_type`` in ``test_cfg['prompt_decoders']``.
+            batch_data_samples (list[DetDataSample]): Samples with metainfo
+                (``img_id``, ``ori_shape``, ``img_shape``,
+                ``batch_input_shape``, ``flip``...); they are not modified.
+            prompt_type (str, optional): ``'one_entity'``,
+                ``'two_entities'``, ``'partial'``... recorded in the result's
+                ``task`` metainfo and used to pick the decoder when
+                ``decoder`` is None.
+            rescale (bool): Masks at ``ori_shape`` (True) or ``img_shape``.
+
+        Returns:
+            list[DetDataSample]: New samples (metainfo copied, ``task`` set
+            to ``dict(sample_type, prompt_type, decoder)``) with
+            ``prompt_mask`` and the prediction fields; the chosen decoder's
+            masks are in the field of its output level, the other level
+            fields are empty and there are no links.
+
+        Raises:
+            ValueError: Unknown decoder or prompt type, wrong number of
+                prompts, an empty prompt, or a prompt whose aspect does not
+                match the image.
+        """
+        if decoder is None:
+            if prompt_type not in self.prompt_decoders:
+                raise ValueError(
+                    f'no decoder given and prompt type {prompt_type!r} is not '
+                    'in test_cfg.prompt_decoders '
+                    f'{sorted(self.prompt_decoders)}')
+            decoder = self.prompt_decoders[prompt_type]
+        known = self._decoder_names()
+        if known is not None and decoder not in known:
+            raise ValueError(f'unknown decoder "{decoder}"; the model has '
+                             f'{list(known)}')
+        mask_features, memorys = feats
+        batch_size = mask_features.shape[0]
+        if len(batch_data_samples) != batch_size:
+            raise ValueError(f'{len(batch_data_samples)} data samples for '
+                             f'features of a batch of {batch_size}')
+        if isinstance(prompts, (list, tuple)):
+            prompt_list = list(prompts)
+        else:
+            prompt_list = [prompts]
+        if len(prompt_list) != batch_size:
+            raise ValueError(f'{len(prompt_list)} prompts for a batch of '
+                             f'{batch_size} images; give one per image')
+
+        samples = []
+        prompt_maps = []
+        for prompt, data_sample in zip(prompt_list, batch_data_samples):
+            prompt_map = self.resize_prompt(prompt, data_sample.metainfo,
+                                            mask_features.device)
+            sample = DetDataSample(
+                metainfo=copy.deepcopy(data_sample.metainfo))
+            sample.set_metainfo(
+                dict(
+                    task=dict(
+                        sample_type=SAMPLE_TYPES.get((prompt_type, decoder)),
+                        prompt_type=prompt_type,
+                        decoder=decoder)))
+            sample.prompt_mask = PixelData(data=prompt_map.to(torch.uint8))
+            samples.append(sample)
+            prompt_maps.append(prompt_map)
+        prompts_t = torch.stack(prompt_maps).float()
+        output_levels = [{
+            decoder: self._prompt_output_level(decoder)
+        }] * batch_size
+        return self._predict_with_prompts((mask_features, memorys), prompts_t,
+                                          samples, output_levels, rescale)
+
+    def _forward(self,
+                 batch_inputs: Tensor,
+                 batch_data_samples: Optional[SampleList] = None) -> tuple:
+        """Network forward without post-processing ('tensor' mode).
+
+        Returns:
+            tuple[dict, dict]: The decode head outputs (decoder -> dict of
+            ``cls_scores``, ``mask_preds``, ``query_feats``) and the
+            association logits (pair key -> (B, Q_parent, Q_child); empty
+            without AM).
+        """
+        if batch_data_samples is None:
+            batch_data_samples = [
+                DetDataSample(
+                    metainfo=dict(
+                        img_shape=tuple(batch_inputs.shape[-2:]),
+                        batch_input_shape=tuple(batch_inputs.shape[-2:])))
+                for _ in range(batch_inputs.shape[0])
+            ]
+        feats = self.extract_feat(batch_inputs)
+        prompts = self._prompt_masks(batch_inputs, batch_data_samples)
+        mask_features, memorys = self.add_prompt(feats, prompts)
+        outputs = self.decode_head(mask_features, memorys, batch_data_samples)
+        assoc = self.association_head(self._query_feats(
+            outputs)) if self.with_association_head else dict()
+        return outputs, assoc
+
+    # ------------------------------------------------------------------
+    # helpers
+    # ------------------------------------------------------------------
+    def _decoder_names(self) -> Optional[Tuple[str, ...]]:
+        names = getattr(self.decode_head, 'decoder_names', None)
+        if names is None:
+            names = getattr(self.decode_head, 'decoders', None)
+        if names is None:
+            return None
+        return tuple(names)
+
+    def _prompt_output_level(self, decoder: str) -> str:
+        if decoder not in self.prompt_output_levels:
+            raise ValueError(f'decoder "{decoder}" has no entry in '
+                             'test_cfg.prompt_output_levels '
+                             f'{self.prompt_output_levels}')
+        return self.prompt_output_levels[decoder]
+
+    def _query_feats(self, outputs: Dict[str, dict]) -> Dict[str, Tensor]:
+        return {d: out['query_feats'] for d, out in outputs.items()}
+
+    def _predict_with_prompts(self, feats: Feats, prompts: Tensor,
+                              batch_data_samples: SampleList,
+                              output_levels: List[Optional[Dict[str, str]]],
+                              rescale: bool) -> SampleList:
+        mask_features, memorys = self.add_prompt(feats, prompts)
+        outputs = self.decode_head.predict(mask_features, memorys,
+                                           batch_data_samples)
+        output_levels = [
+            levels if levels is not None else {
+                d: d
+                for d in outputs
+            } for levels in output_levels
+        ]
+        if self.with_association_head:
+            assoc = self.association_head.predict(self._query_feats(outputs))
+            pairs = self.association_head.pairs
+        else:
+            assoc = None
+            pairs = DEFAULT_PAIRS
+        results = self.post_processor.predict(
+            outputs,
+            batch_data_samples,
+            output_levels,
+            prompts,
+            assoc_scores=assoc,
+            pairs=pairs,
+            rescale=rescale)
+        return self.add_pred_to_datasample(batch_data_samples, results,
+                                           rescale)
+
+    def add_pred_to_datasample(self,
+                               data_samples: SampleList,
+                               results_list: List[dict],
+                               rescale: bool = True) -> SampleList:
+        """Store the post-processed results in the samples.
+
+        Every level field and link field of docs/data_sample.md section 2 is
+        set; a level or link type that was not predicted for an image is an
+        empty ``InstanceData``.
+
+        Args:
+            data_samples (list[DetDataSample]): The samples.
+            results_list (list[dict]): From :class:`AIMSPostProcessor`.
+            rescale (bool): Whether masks are at ``ori_shape``.
+
+        Returns:
+            list[DetDataSample]: ``data_samples``, filled.
+        """
+        for data_sample, result in zip(data_samples, results_list):
+            shape = data_sample.metainfo[
+                'ori_shape' if rescale else 'img_shape'][:2]
+            device = next(self.parameters()).device
+            for level, field in PRED_FIELDS.items():
+                data_sample.set_field(
+                    result.get(level, _empty_instances(shape, device)), field)
+            for key, field in LINK_FIELDS.items():
+                data_sample.set_field(
+                    result.get(key, _empty_links(device)), field)
+        return data_samples
+
+    def resize_prompt(self,
+                      prompt: PromptLike,
+                      metainfo: dict,
+                      device: Union[str, torch.device] = 'cpu') -> Tensor:
+        """Bring a user prompt to the padded network input.
+
+        The prompt refers to the original image; it is resized to
+        ``img_shape`` (bilinear, threshold 0.5), flipped like the image when
+        the test pipeline flipped it, and zero-padded to
+        ``batch_input_shape``.
+
+        Args:
+            prompt (Tensor | ndarray | BitmapMasks): Binary mask ``(h, w)``
+                or ``(1, h, w)``.
+            metainfo (dict): Metainfo of the image.
+            device (str | torch.device): Device of the result.
+
+        Returns:
+            Tensor: Bool (1, H_pad, W_pad).
+
+        Raises:
+            ValueError: Wrong shape, empty prompt (before or after the
+                resize) or an aspect different from ``ori_shape``.
+        """
+        img_id = metainfo.get('img_id', '?')
+        if isinstance(prompt, BitmapMasks):
+            prompt = prompt.masks
+        if isinstance(prompt, np.ndarray):
+            prompt = torch.from_numpy(np.ascontiguousarray(prompt))
+        if not isinstance(prompt, Tensor):
+            raise ValueError(f'image {img_id}: the prompt must be a Tensor, '
+                             f'ndarray or BitmapMasks, got '
+                             f'{type(prompt).__name__}')
+        if prompt.dim() == 3 and prompt.shape[0] == 1:
+            prompt = prompt[0]
+        if prompt.dim() != 2:
+            raise ValueError(f'image {img_id}: the prompt must be a (h, w) '
+                             f'or (1, h, w) mask, got shape '
+                             f'{tuple(prompt.shape)}')
+        prompt = prompt.to(device) > 0
+        if not prompt.any():
+            raise ValueError(f'image {img_id}: the prompt is empty')
+        ori_h, ori_w = metainfo['ori_shape'][:2]
+        h, w = prompt.shape
+        # a resize of the image by any factor, allowing the rounding of
+        # both sides (|h * W - w * H| <= (H + W) / 2 for rounding to nearest)
+        if abs(h * ori_w - w * ori_h) > (ori_h + ori_w):
+            raise ValueError(
+                f'image {img_id}: the prompt of size {(h, w)} does not match '
+                f'the image of size {(ori_h, ori_w)}: its aspect ratio '
+                f'{w / h:.4f} differs from the image\'s {ori_w / ori_h:.4f}')
+        img_h, img_w = metainfo['img_shape'][:2]
+        resized = F.interpolate(
+            prompt[None, None].float(),
+            size=(img_h, img_w),
+            mode='bilinear',
+            align_corners=False)[0] >= 0.5
+        if metainfo.get('flip', False):
+            direction = metainfo.get('flip_direction', 'horizontal')
+            dims = {
+                'horizontal': [-1],
+                'vertical': [-2],
+                'diagonal': [-2, -1]
+            }[direction]
+            resized = resized.flip(dims)
+        if not resized.any():
+            raise ValueError(
+                f'image {img_id}: the prompt of {int(prompt.sum())} pixels '
+                f'is empty once resized from {(h, w)} to the network input '
+                f'{(img_h, img_w)}')
+        pad_h, pad_w = metainfo.get('batch_input_shape', (img_h, img_w))
+        return F.pad(
+            resized.to(torch.uint8),
+            (0, pad_w - img_w, 0, pad_h - img_h)).bool()
+
+
+def _empty_instances(shape: Tuple[int, int],
+                     device: torch.device) -> InstanceData:
+    instances = InstanceData()
+    instances.masks = torch.zeros((0, *shape), dtype=torch.bool, device=device)
+    instances.scores = torch.zeros((0, ), device=device)
+    instances.labels = torch.zeros((0, ), dtype=torch.long, device=device)
+    instances.bboxes = torch.zeros((0, 4), device=device)
+    return instances
+
+
+def _empty_links(device: torch.device) -> InstanceData:
+    links = InstanceData()
+    links.parent_index = torch.zeros((0, ), dtype=torch.long, device=device)
+    links.child_index = torch.zeros((0, ), dtype=torch.long, device=device)
+    links.scores = torch.zeros((0, ), device=device)
+    return links

@@ -1,0 +1,495 @@
+# Copyright (c) mmaims contributors. All rights reserved.
+import copy
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from mmcv.ops import MultiScaleDeformableAttention
+from mmdet.structures import DetDataSample
+from mmdet.structures.mask import BitmapMasks
+from mmengine.config import Config, ConfigDict
+from mmengine.structures import InstanceData, PixelData
+
+from mmaims.registry import MODELS
+from mmaims.utils import register_all_modules
+
+REPO = osp.dirname(
+    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+BASE_MODEL = osp.join(REPO, 'configs', '_base_', 'models', 'aims_r50.py')
+C = 32  # feat channels of the tiny model
+
+register_all_modules()
+
+
+def tiny_model_cfg(mpe=True, tcm=True, am=True):
+    """The real base model config shrunk to a few k parameters."""
+    cfg = Config.fromfile(BASE_MODEL).model
+    cfg.backbone = dict(
+        type='ResNet',
+        depth=18,
+        base_channels=8,
+        stem_channels=8,
+        num_stages=4,
+        out_indices=(0, 1, 2, 3),
+        norm_cfg=dict(type='BN', requires_grad=True),
+        norm_eval=False,
+        style='pytorch')
+    cfg.pixel_decoder.update(
+        in_channels=[8, 16, 32, 64], feat_channels=C, out_channels=C)
+    cfg.pixel_decoder.norm_cfg = dict(type='GN', num_groups=8)
+    cfg.pixel_decoder.encoder.num_layers = 1
+    cfg.pixel_decoder.encoder.layer_cfg.self_attn_cfg.update(
+        embed_dims=C, num_heads=4)
+    cfg.pixel_decoder.encoder.layer_cfg.ffn_cfg.update(
+        embed_dims=C, feedforward_channels=64)
+    cfg.pixel_decoder.positional_encoding.num_feats = C // 2
+    head = cfg.decode_head
+    head.update(feat_channels=C, out_channels=C, num_queries=6)
+    head.positional_encoding.num_feats = C // 2
+    head.transformer_decoder.num_layers = 3
+    layer = head.transformer_decoder.layer_cfg
+    layer.self_attn_cfg.update(embed_dims=C, num_heads=4)
+    layer.cross_attn_cfg.update(embed_dims=C, num_heads=4)
+    layer.ffn_cfg.update(embed_dims=C, feedforward_channels=64)
+    if tcm:
+        head.tcm.update(
+            self_attn_cfg=dict(num_heads=4),
+            ffn_cfg=dict(feedforward_channels=64))
+    else:
+        head.tcm = None
+    cfg.prompt_encoder = dict(
+        type='MaskPromptEncoder', out_channels=C) if mpe else None
+    cfg.association_head = dict(
+        type='AssociationHead', in_channels=C,
+        feat_channels=16) if am else None
+    cfg.train_cfg.num_points = 64
+    return cfg
+
+
+def build(init=True, **kwargs):
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_model_cfg(**kwargs))
+    if init:
+        model.init_weights()
+    return model
+
+
+def _instances(masks, **extra):
+    masks = np.asarray(masks, dtype=np.uint8).reshape(-1, *masks.shape[-2:])
+    n, h, w = masks.shape
+    bboxes = torch.zeros(n, 4)
+    for i, m in enumerate(masks):
+        ys, xs = np.nonzero(m)
+        if len(xs):
+            bboxes[i] = torch.tensor(
+                [xs.min(), ys.min(),
+                 xs.max() + 1, ys.max() + 1],
+                dtype=torch.float32)
+    return InstanceData(
+        masks=BitmapMasks(masks, h, w),
+        bboxes=bboxes,
+        labels=torch.zeros(n, dtype=torch.long),
+        ann_ids=torch.arange(n, dtype=torch.long),
+        **extra)
+
+
+def _box(h, w, y0, y1, x0, x1):
+    m = np.zeros((h, w), dtype=np.uint8)
+    m[y0:y1, x0:x1] = 1
+    return m
+
+
+def train_sample(h=64, w=64, img_id=1, empty=False, prompt=None):
+    """A sample supervising all three decoders, as PackAIMSInputs makes."""
+    if empty:
+        ent = np.zeros((0, h, w), np.uint8)
+        parts = np.zeros((0, h, w), np.uint8)
+        rels = np.zeros((0, h, w), np.uint8)
+        part_parent = torch.zeros(0, dtype=torch.long)
+        rel_pairs = torch.zeros((0, 2), dtype=torch.long)
+    else:
+        ent = np.stack([
+            _box(h, w, 4, 30, 4, 30),
+            _box(h, w, 30, 60, 6, 40),
+            _box(h, w, 10, 50, 44, 62)
+        ])
+        parts = np.stack([
+            _box(h, w, 4, 15, 4, 30),
+            _box(h, w, 15, 30, 4, 30),
+            _box(h, w, 30, 60, 6, 20)
+        ])
+        rels = np.maximum(ent[0], ent[1])[None]
+        part_parent = torch.tensor([0, 0, 1])
+        rel_pairs = torch.tensor([[0, 1]])
+    sample = DetDataSample(
+        metainfo=dict(
+            img_id=img_id,
+            img_shape=(h, w),
+            ori_shape=(h, w),
+            scale_factor=(1.0, 1.0),
+            levels=['part', 'entity', 'relation'],
+            source='toy',
+            task=dict(
+                sample_type=0,
+                prompt_type='full',
+                decoder='entity',
+                supervision={
+                    lvl: dict(level=lvl, exhaustive=True)
+                    for lvl in ('part', 'entity', 'relation')
+                })))
+    sample.gt_instances = _instances(ent)
+    sample.gt_part_instances = _instances(parts, entity_index=part_parent)
+    sample.gt_relation_instances = _instances(rels, entity_index=rel_pairs)
+    for field in ('ignored_instances', 'ignored_part_instances',
+                  'ignored_relation_instances'):
+        sample.set_field(_instances(np.zeros((0, h, w), np.uint8)), field)
+    if prompt is None:
+        prompt = np.ones((h, w), np.uint8)
+    sample.prompt_mask = PixelData(data=torch.from_numpy(prompt)[None])
+    sample.valid_region = PixelData(data=torch.ones(1, h, w, dtype=torch.bool))
+    return sample
+
+
+def preprocess(model, samples, training, sizes=None):
+    torch.manual_seed(1)
+    inputs = []
+    for i, sample in enumerate(samples):
+        h, w = sizes[i] if sizes else sample.img_shape
+        inputs.append(torch.randint(0, 256, (3, h, w), dtype=torch.uint8))
+    return model.data_preprocessor(
+        dict(inputs=inputs, data_samples=samples), training)
+
+
+def test_loss_contract_full_model_every_parameter_gets_a_gradient():
+    # PyTorch's default init, as after some training: mmdet's init zeroes
+    # the last BN of every ResNet block and mmcv's deformable attention
+    # zeroes its offset and attention-weight projections (in its
+    # constructor), which makes some gradients exactly 0 at step 0
+    model = build(init=False)
+    for module in model.modules():
+        if isinstance(module, MultiScaleDeformableAttention):
+            torch.nn.init.normal_(module.sampling_offsets.weight, std=0.01)
+            torch.nn.init.normal_(module.attention_weights.weight, std=0.01)
+    model.train()
+    partial = np.zeros((64, 64), np.uint8)
+    partial[:40] = 1
+    data = preprocess(
+        model,
+        [train_sample(img_id=1),
+         train_sample(img_id=2, prompt=partial)], True)
+    losses = model(**data, mode='loss')
+    keys = set(losses)
+    for dec in ('part', 'entity', 'relation'):
+        assert {f'{dec}.loss_cls', f'{dec}.loss_mask',
+                f'{dec}.loss_dice'} <= keys
+        assert f'{dec}.d2.loss_dice' in keys
+    assert {'entity_part.loss_assoc', 'relation_entity.loss_assoc'} <= keys
+    for name, value in losses.items():
+        assert value.item() > 0, name
+    sum(losses.values()).backward()
+    no_grad = [
+        name for name, p in model.named_parameters()
+        if p.requires_grad and (p.grad is None or p.grad.abs().sum() == 0)
+    ]
+    assert not no_grad, no_grad
+
+
+def test_loss_empty_gt_mask_losses_zero_graph_connected():
+    model = build()
+    model.train()
+    data = preprocess(model, [train_sample(empty=True)], True)
+    losses = model(**data, mode='loss')
+    for name, value in losses.items():
+        if 'loss_mask' in name or 'loss_dice' in name:
+            assert value.item() == 0, name
+        else:
+            # exhaustive annotation: every query is pushed to "no object"
+            # and every query pair to "not linked"
+            assert value.item() > 0, name
+    sum(losses.values()).backward()
+    disconnected = [
+        name for name, p in model.named_parameters()
+        if p.requires_grad and p.grad is None
+    ]
+    assert not disconnected, disconnected
+
+
+def test_switches_off_give_the_baseline():
+    model = build(mpe=False, tcm=False, am=False)
+    assert not model.with_prompt_encoder
+    assert not model.with_association_head
+    assert not any('tcm' in n for n, _ in model.named_parameters())
+    model.train()
+    data = preprocess(model, [train_sample()], True)
+    losses = model(**data, mode='loss')
+    assert not any('assoc' in k for k in losses)
+    sum(losses.values()).backward()
+    assert all(p.grad is not None for p in model.parameters()
+               if p.requires_grad)
+
+
+def test_mpe_makes_features_depend_on_the_prompt():
+    model = build().eval()
+    data = preprocess(model, [train_sample()], False)
+    feats = model.extract_feat(data['inputs'])
+    full = torch.ones(1, 1, 64, 64)
+    half = full.clone()
+    half[..., 32:, :] = 0
+    with torch.no_grad():
+        a = model.add_prompt(feats, full)
+        b = model.add_prompt(feats, half)
+    assert not torch.allclose(a[0], b[0])
+    assert all(not torch.allclose(x, y) for x, y in zip(a[1], b[1]))
+    # the cached features are not modified
+    again = model.extract_feat(data['inputs'])
+    assert torch.equal(again[0], feats[0])
+
+
+def _check_instances(instances, shape):
+    n = len(instances)
+    assert instances.masks.dtype == torch.bool
+    assert tuple(instances.masks.shape) == (n, *shape)
+    assert instances.scores.shape == (n, )
+    assert torch.equal(instances.labels, torch.zeros(n, dtype=torch.long))
+    assert instances.bboxes.shape == (n, 4)
+    assert instances.masks.flatten(1).any(1).all()
+    assert (instances.scores[:-1] >= instances.scores[1:]).all()
+
+
+def _eval_sample(ori=(96, 128), img=(48, 64), img_id=5):
+    return DetDataSample(
+        metainfo=dict(
+            img_id=img_id,
+            img_shape=img,
+            ori_shape=ori,
+            scale_factor=(img[1] / ori[1], img[0] / ori[0]),
+            task=dict(sample_type=0, prompt_type='full', decoder='entity')))
+
+
+def test_predict_one_step():
+    model = build().eval()
+    model.post_processor.test_cfg['max_per_image'] = dict(part=4)
+    data = preprocess(model, [_eval_sample(), _eval_sample(img_id=6)], False)
+    with torch.no_grad():
+        results = model(**data, mode='predict')
+    for res in results:
+        for field in ('pred_instances', 'pred_part_instances',
+                      'pred_relation_instances'):
+            _check_instances(res.get(field), (96, 128))
+            assert len(res.get(field)) > 0
+        assert len(res.pred_part_instances) <= 4
+        for field, parent, child in (('pred_entity_part_links',
+                                      'pred_instances', 'pred_part_instances'),
+                                     ('pred_relation_entity_links',
+                                      'pred_relation_instances',
+                                      'pred_instances')):
+            links = res.get(field)
+            assert len(links) > 0
+            assert links.parent_index.dtype == torch.long
+            assert (links.parent_index < len(res.get(parent))).all()
+            assert (links.child_index < len(res.get(child))).all()
+            assert ((links.scores >= 0) & (links.scores <= 1)).all()
+
+
+def test_predict_without_association_uses_mask_overlap():
+    model = build(am=False).eval()
+    data = preprocess(model, [_eval_sample()], False)
+    with torch.no_grad():
+        res = model(**data, mode='predict')[0]
+    assert 'pred_entity_part_links' in res
+    links = res.pred_entity_part_links
+    assert (links.parent_index < len(res.pred_instances)).all()
+
+
+def test_predict_prompt_on_cached_features():
+    model = build().eval()
+    data = preprocess(model, [_eval_sample()], False)
+    samples = data['data_samples']
+    # a prompt at half the original resolution, same aspect
+    prompt = torch.zeros(48, 64, dtype=torch.bool)
+    prompt[5:30, 10:40] = True
+    with torch.no_grad():
+        feats = model.extract_feat(data['inputs'])
+        cached = [feats[0].clone()] + [m.clone() for m in feats[1]]
+        res = model.predict_prompt(feats, prompt, 'part', samples)[0]
+        res2 = model.predict_prompt(feats, prompt, 'part', samples)[0]
+        rel = model.predict_prompt(
+            feats, prompt.numpy(), None, samples,
+            prompt_type='two_entities')[0]
+    # features are reused, not modified
+    assert torch.equal(cached[0], feats[0])
+    assert all(torch.equal(a, b) for a, b in zip(cached[1:], feats[1]))
+    # the part decoder's masks are sub-masks of the prompt (at ori size)
+    parts = res.pred_part_instances
+    _check_instances(parts, (96, 128))
+    assert len(parts) > 0
+    prompt_ori = torch.zeros(96, 128, dtype=torch.bool)
+    prompt_ori[10:60, 20:80] = True
+    assert not (parts.masks & ~prompt_ori).any()
+    assert len(res.pred_instances) == 0
+    assert len(res.pred_entity_part_links) == 0
+    assert res.metainfo['task'] == dict(
+        sample_type=None, prompt_type=None, decoder='part')
+    assert torch.equal(parts.masks, res2.pred_part_instances.masks)
+    # relation decoder under a two-entity prompt yields entities
+    assert rel.metainfo['task']['decoder'] == 'relation'
+    assert rel.metainfo['task']['sample_type'] == 8
+    assert len(rel.pred_instances) > 0
+    assert len(rel.pred_relation_instances) == 0
+    assert not (rel.pred_instances.masks & ~prompt_ori).any()
+    # the input samples are left untouched
+    assert 'pred_instances' not in samples[0]
+
+
+def test_full_prompt_on_cached_features_equals_one_step():
+    model = build().eval()
+    data = preprocess(model, [_eval_sample()], False)
+    with torch.no_grad():
+        one_step = model.predict(data['inputs'],
+                                 copy.deepcopy(data['data_samples']))[0]
+        feats = model.extract_feat(data['inputs'])
+        prompted = model.predict_prompt(feats, torch.ones(96, 128), 'entity',
+                                        data['data_samples'])[0]
+    assert torch.equal(one_step.pred_instances.masks,
+                       prompted.pred_instances.masks)
+    assert torch.allclose(one_step.pred_instances.scores,
+                          prompted.pred_instances.scores)
+
+
+def test_predict_respects_prompt_task_of_the_sample():
+    model = build().eval()
+    sample = _eval_sample(ori=(48, 64))
+    prompt = torch.zeros(1, 48, 64, dtype=torch.uint8)
+    prompt[:, 10:30, 10:30] = 1
+    sample.prompt_mask = PixelData(data=prompt)
+    sample.set_metainfo(
+        dict(
+            task=dict(sample_type=7, prompt_type='one_entity',
+                      decoder='part')))
+    data = preprocess(model, [sample], False)
+    with torch.no_grad():
+        res = model(**data, mode='predict')[0]
+    assert len(res.pred_part_instances) > 0
+    assert len(res.pred_instances) == 0
+    assert not res.pred_part_instances.masks[:, :10].any()
+    assert not res.pred_part_instances.masks[:, 30:].any()
+
+
+def test_prompt_errors():
+    model = build().eval()
+    data = preprocess(model, [_eval_sample()], False)
+    samples = data['data_samples']
+    with torch.no_grad():
+        feats = model.extract_feat(data['inputs'])
+    good = torch.ones(96, 128)
+    with pytest.raises(ValueError, match='image 5: the prompt is empty'):
+        model.predict_prompt(feats, torch.zeros(96, 128), 'part', samples)
+    with pytest.raises(ValueError, match='image 5.*aspect ratio'):
+        model.predict_prompt(feats, torch.ones(96, 96), 'part', samples)
+    with pytest.raises(ValueError, match='image 5.*\\(h, w\\)'):
+        model.predict_prompt(feats, torch.ones(2, 96, 128), 'part', samples)
+    with pytest.raises(ValueError, match='unknown decoder'):
+        model.predict_prompt(feats, good, 'whole', samples)
+    with pytest.raises(ValueError, match='prompt type'):
+        model.predict_prompt(feats, good, None, samples, prompt_type='x')
+    with pytest.raises(ValueError, match='2 prompts for a batch of 1'):
+        model.predict_prompt(feats, [good, good], 'part', samples)
+    tiny = torch.zeros(960, 1280)
+    tiny[0, 0] = 1
+    with pytest.raises(ValueError, match='empty once resized'):
+        model.predict_prompt(feats, tiny, 'part', samples)
+
+
+def test_tensor_mode():
+    model = build().eval()
+    data = preprocess(model, [_eval_sample()], False)
+    with torch.no_grad():
+        outputs, assoc = model(**data, mode='tensor')
+    assert set(outputs) == {'part', 'entity', 'relation'}
+    assert outputs['entity']['cls_scores'][-1].shape == (1, 6, 2)
+    assert outputs['entity']['mask_preds'][-1].shape == (1, 6, 16, 16)
+    assert assoc['entity_part'].shape == (1, 6, 6)
+
+
+def test_baseline_entity_branch_equals_mmdet_mask2former():
+    """With MPE, TCM and AM off, AIMS's entity outputs are those of mmdet's
+    Mask2Former (one thing class) holding the same weights."""
+    aims = build(mpe=False, tcm=False, am=False).eval()
+    cfg = tiny_model_cfg(mpe=False, tcm=False, am=False)
+    pixel_decoder = copy.deepcopy(cfg.pixel_decoder)
+    for key in ('type', 'in_channels', 'strides', 'feat_channels',
+                'out_channels'):
+        pixel_decoder.pop(key)
+    m2f_cfg = dict(
+        type='Mask2Former',
+        data_preprocessor=dict(
+            type='DetDataPreprocessor',
+            **{
+                k: cfg.data_preprocessor[k]
+                for k in ('mean', 'std', 'bgr_to_rgb', 'pad_size_divisor')
+            }),
+        backbone=cfg.backbone,
+        panoptic_head=dict(
+            type='Mask2FormerHead',
+            in_channels=[8, 16, 32, 64],
+            strides=[4, 8, 16, 32],
+            feat_channels=C,
+            out_channels=C,
+            num_things_classes=1,
+            num_stuff_classes=0,
+            num_queries=6,
+            num_transformer_feat_level=3,
+            pixel_decoder=dict(
+                type='MSDeformAttnPixelDecoder', **pixel_decoder),
+            positional_encoding=dict(num_feats=C // 2, normalize=True),
+            transformer_decoder=cfg.decode_head.transformer_decoder,
+            loss_cls=dict(
+                type='CrossEntropyLoss',
+                use_sigmoid=False,
+                loss_weight=2.0,
+                class_weight=[1.0, 0.1])),
+        panoptic_fusion_head=dict(
+            type='MaskFormerFusionHead',
+            num_things_classes=1,
+            num_stuff_classes=0),
+        test_cfg=dict(panoptic_on=False, instance_on=True, max_per_image=6))
+    torch.manual_seed(3)
+    m2f = MODELS.build(ConfigDict(m2f_cfg))
+    m2f.init_weights()
+    m2f.eval()
+    converted = aims.decode_head.convert_mask2former_state_dict(
+        m2f.state_dict(), decoder='entity')
+    missing, unexpected = aims.load_state_dict(converted, strict=False)
+    assert not unexpected
+    assert all(
+        k.startswith(('decode_head.decoders.part.',
+                      'decode_head.decoders.relation.'))
+        for k in missing), missing
+
+    data = preprocess(aims, [_eval_sample()], False)
+    with torch.no_grad():
+        outputs, _ = aims(**data, mode='tensor')
+        m2f_cls, m2f_masks = m2f._forward(data['inputs'], data['data_samples'])
+    ours = outputs['entity']
+    assert len(ours['cls_scores']) == len(m2f_cls) == 4
+    for a, b in zip(ours['cls_scores'], m2f_cls):
+        assert (a - b).abs().max() < 1e-5
+    for a, b in zip(ours['mask_preds'], m2f_masks):
+        assert (a - b).abs().max() < 1e-5
+
+    # the post-processed instances agree too (mmdet keeps empty masks and
+    # does not sort)
+    with torch.no_grad():
+        ours = aims.predict(data['inputs'],
+                            copy.deepcopy(data['data_samples']))[0]
+        theirs = m2f.predict(data['inputs'],
+                             copy.deepcopy(data['data_samples']))[0]
+    theirs = theirs.pred_instances
+    theirs = theirs[theirs.masks.flatten(1).any(1)]
+    order = theirs.scores.argsort(descending=True, stable=True)
+    theirs = theirs[order]
+    ours = ours.pred_instances
+    assert len(ours) == len(theirs) > 0
+    assert torch.allclose(ours.scores, theirs.scores, atol=1e-5)
+    assert torch.equal(ours.masks, theirs.masks)
