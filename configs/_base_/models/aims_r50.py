@@ -1,0 +1,156 @@
+# AIMS (paper Sec. 3) with a ResNet-50 backbone: shared image encoder
+# (backbone + MSDeformAttn pixel decoder), mask prompt encoder (MPE), three
+# Mask2Former decoders (part, entity, relation) with the task
+# complementarity module (TCM), association module (AM).
+# Switches (Table 3a): prompt_encoder=None (MPE off),
+# decode_head.tcm=None (TCM off), association_head=None (AM off).
+# No weights are downloaded: the backbone starts from random weights unless
+# the leaf config sets `load_from` (or a backbone init_cfg) to a local file.
+data_preprocessor = dict(
+    type='AIMSDataPreprocessor',
+    mean=[123.675, 116.28, 103.53],
+    std=[58.395, 57.12, 57.375],
+    bgr_to_rgb=True,
+    pad_size_divisor=32,
+    pad_mask=True,
+    mask_pad_value=0)
+
+model = dict(
+    type='AIMS',
+    data_preprocessor=data_preprocessor,
+    backbone=dict(
+        type='ResNet',
+        depth=50,
+        num_stages=4,
+        out_indices=(0, 1, 2, 3),
+        frozen_stages=-1,
+        norm_cfg=dict(type='BN', requires_grad=False),
+        norm_eval=True,
+        style='pytorch',
+        init_cfg=None),
+    pixel_decoder=dict(
+        type='MSDeformAttnPixelDecoder',
+        in_channels=[256, 512, 1024, 2048],
+        strides=[4, 8, 16, 32],
+        feat_channels=256,
+        out_channels=256,
+        num_outs=3,
+        norm_cfg=dict(type='GN', num_groups=32),
+        act_cfg=dict(type='ReLU'),
+        encoder=dict(  # DeformableDetrTransformerEncoder
+            num_layers=6,
+            layer_cfg=dict(  # DeformableDetrTransformerEncoderLayer
+                self_attn_cfg=dict(  # MultiScaleDeformableAttention
+                    embed_dims=256,
+                    num_heads=8,
+                    num_levels=3,
+                    num_points=4,
+                    dropout=0.0,
+                    batch_first=True),
+                ffn_cfg=dict(
+                    embed_dims=256,
+                    feedforward_channels=1024,
+                    num_fcs=2,
+                    ffn_drop=0.0,
+                    act_cfg=dict(type='ReLU', inplace=True)))),
+        positional_encoding=dict(num_feats=128, normalize=True)),
+    # eq. 10-11, Table 4a row 2: (CONV2B x 2) + (CONV1)
+    prompt_encoder=dict(
+        type='MaskPromptEncoder',
+        out_channels=256,
+        hidden_channels=(4, 16),
+        num_conv1=1),
+    decode_head=dict(
+        type='MultiLevelDecoderHead',
+        decoders=('part', 'entity', 'relation'),
+        feat_channels=256,
+        out_channels=256,
+        num_queries=100,
+        num_transformer_feat_level=3,
+        enforce_decoder_input_project=False,
+        positional_encoding=dict(num_feats=128, normalize=True),
+        transformer_decoder=dict(  # Mask2FormerTransformerDecoder
+            return_intermediate=True,
+            num_layers=9,
+            layer_cfg=dict(  # Mask2FormerTransformerDecoderLayer
+                self_attn_cfg=dict(  # MultiheadAttention
+                    embed_dims=256,
+                    num_heads=8,
+                    dropout=0.0,
+                    batch_first=True),
+                cross_attn_cfg=dict(  # MultiheadAttention
+                    embed_dims=256,
+                    num_heads=8,
+                    dropout=0.0,
+                    batch_first=True),
+                ffn_cfg=dict(
+                    embed_dims=256,
+                    feedforward_channels=2048,
+                    num_fcs=2,
+                    ffn_drop=0.0,
+                    act_cfg=dict(type='ReLU', inplace=True))),
+            init_cfg=None),
+        # eq. 5-7; Table 4b: with_self_attn (SA), with_ffn (FF), with_add
+        tcm=dict(
+            type='TaskComplementarityModule',
+            with_self_attn=True,
+            with_ffn=True,
+            with_add=True),
+        tcm_pairs=(('entity', 'part'), ('relation', 'entity')),
+        loss_cls=dict(
+            type='CrossEntropyLoss',
+            use_sigmoid=False,
+            loss_weight=2.0,
+            reduction='mean',
+            class_weight=[1.0, 0.1]),  # object, no object
+        loss_mask=dict(
+            type='CrossEntropyLoss',
+            use_sigmoid=True,
+            reduction='mean',
+            loss_weight=5.0),
+        loss_dice=dict(
+            type='DiceLoss',
+            use_sigmoid=True,
+            activate=True,
+            reduction='mean',
+            naive_dice=True,
+            eps=1.0,
+            loss_weight=5.0)),
+    # eq. 8-9
+    association_head=dict(
+        type='AssociationHead',
+        in_channels=256,
+        feat_channels=256,
+        loss_assoc=dict(
+            type='CrossEntropyLoss',
+            use_sigmoid=True,
+            reduction='mean',
+            loss_weight=1.0)),
+    post_processor=dict(type='AIMSPostProcessor'),
+    train_cfg=dict(
+        num_points=12544,
+        oversample_ratio=3.0,
+        importance_sample_ratio=0.75,
+        assigner=dict(
+            type='HungarianAssigner',
+            match_costs=[
+                dict(type='ClassificationCost', weight=2.0),
+                dict(
+                    type='CrossEntropyLossCost', weight=5.0, use_sigmoid=True),
+                dict(type='DiceCost', weight=5.0, pred_act=True, eps=1.0)
+            ]),
+        sampler=dict(type='MaskPseudoSampler')),
+    test_cfg=dict(
+        # per level: a value, or dict(part=..., entity=..., relation=...)
+        max_per_image=100,
+        score_thr=0.0,
+        nonoverlap=False,
+        # links between the kept masks, per type
+        max_links_per_image=100,
+        link_score_thr=0.0,
+        link_with_mask_scores=True,
+        # prompt inference: prompt type -> decoder, decoder -> output level
+        prompt_decoders=dict(one_entity='part', two_entities='relation'),
+        prompt_output_levels=dict(
+            part='part', entity='entity', relation='entity')),
+    init_cfg=None)
