@@ -275,6 +275,10 @@ class HierarchicalCocoDataset(BaseDetDataset):
                 raise self._error(
                     img_id, ann_id, 'a relation needs "entity_ids" = '
                     f'[subject_id, object_id], got {entity_ids!r}')
+            if entity_ids[0] == entity_ids[1]:
+                raise self._error(
+                    img_id, ann_id, 'a relation needs two different '
+                    f'entities, got entity_ids {list(entity_ids)}')
             inst['entity_ids'] = list(entity_ids)
             if ann.get('predicate') is not None:
                 inst['predicate'] = ann['predicate']

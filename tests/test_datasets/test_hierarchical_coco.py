@@ -111,6 +111,10 @@ def test_error_malformed_entity_ids(tmp_path, hier_data_dir):
     _ann(doc, 30)['entity_ids'] = [10]
     _expect_error(tmp_path, hier_data_dir, doc, 'annotation id 30',
                   'entity_ids')
+    doc = _base_doc(hier_data_dir)
+    _ann(doc, 30)['entity_ids'] = [10, 10]
+    _expect_error(tmp_path, hier_data_dir, doc, 'annotation id 30',
+                  'two different entities')
 
 
 def test_error_unknown_level(tmp_path, hier_data_dir):
