@@ -332,13 +332,6 @@ class MultiLevelDecoderHead(BaseModule):
         self.loss_mask = MODELS.build(loss_mask)
         self.loss_dice = MODELS.build(loss_dice)
 
-    def init_weights(self) -> None:
-        """Initialise each decoder as mmdet's Mask2Former head does (the TCM
-        modules initialise themselves)."""
-        super().init_weights()
-        for decoder in self.decoders.values():
-            decoder.init_weights()
-
     # ------------------------------------------------------------------
     # forward
     # ------------------------------------------------------------------
@@ -584,6 +577,9 @@ class MultiLevelDecoderHead(BaseModule):
             zero = sum(c.sum() for c in all_cls_scores) * 0. + \
                 sum(m.sum() for m in all_mask_preds) * 0.
             for i in range(num_blocks):
+                # other ranks may supervise this decoder: join their
+                # all-reduce of the mask count, contributing none
+                reduce_mean(zero.detach().new_tensor(0.))
                 prefix = self._loss_prefix(decoder, i, num_blocks)
                 for key in ('loss_cls', 'loss_mask', 'loss_dice'):
                     losses[f'{prefix}{key}'] = zero
@@ -719,7 +715,7 @@ class MultiLevelDecoderHead(BaseModule):
         Returns:
             tuple: ``labels`` (Q, ), ``label_weights`` (Q, ),
             ``mask_targets`` (num_pos, H, W), ``mask_weights`` (Q, ),
-            ``regions`` (num_pos, H, W) bool, ``pos_inds``,
+            ``pos_inds``,
             ``pos_assigned_gt_inds`` and the sampler's ``avg_factor``
             (number of positives, at least 1).
         """
@@ -777,9 +773,8 @@ class MultiLevelDecoderHead(BaseModule):
         mask_targets = gt_masks[pos_assigned_gt_inds]
         mask_weights = mask_pred.new_zeros((num_queries, ))
         mask_weights[pos_inds] = 1.0
-        regions = region.unsqueeze(0).expand(len(pos_inds), -1, -1)
-        return (labels, label_weights, mask_targets, mask_weights, regions,
-                pos_inds, pos_assigned_gt_inds, sampling_result.avg_factor)
+        return (labels, label_weights, mask_targets, mask_weights, pos_inds,
+                pos_assigned_gt_inds, sampling_result.avg_factor)
 
     def _loss_by_feat_single(self, cls_scores: Tensor, mask_preds: Tensor,
                              targets: List[dict]) -> Tuple:
@@ -800,8 +795,7 @@ class MultiLevelDecoderHead(BaseModule):
             for i, target in enumerate(targets)
         ]
         (labels_list, label_weights_list, mask_targets_list, mask_weights_list,
-         regions_list, pos_inds_list, gt_inds_list,
-         avg_factors) = zip(*per_image)
+         pos_inds_list, gt_inds_list, avg_factors) = zip(*per_image)
         matches = list(zip(pos_inds_list, gt_inds_list))
         # (B', Q)
         labels = torch.stack(labels_list, dim=0)
@@ -809,7 +803,11 @@ class MultiLevelDecoderHead(BaseModule):
         mask_weights = torch.stack(mask_weights_list, dim=0)
         # (num_total_pos, H, W)
         mask_targets = torch.cat(mask_targets_list, dim=0)
-        regions = torch.cat(regions_list, dim=0)
+        # image of each positive, to look up its loss region
+        pos_img_inds = torch.cat([
+            torch.full((len(pos), ), i, dtype=torch.long, device=pos.device)
+            for i, pos in enumerate(pos_inds_list)
+        ])
 
         cls_scores = cls_scores.flatten(0, 1)
         labels = labels.flatten(0, 1)
@@ -837,13 +835,14 @@ class MultiLevelDecoderHead(BaseModule):
             return loss_cls, loss_mask, loss_dice, matches
 
         with torch.no_grad():
+            # (B', 1, H, W): one loss region per image
+            regions = torch.stack([t['region'] for t in targets
+                                   ]).unsqueeze(1).to(mask_preds.dtype)
             # pixels outside the region must not steer the importance
             # sampling either, so their logits are made maximally certain
             low_res_region = F.interpolate(
-                regions.unsqueeze(1).float(),
-                size=mask_preds.shape[-2:],
-                mode='area') > 0
-            certain_preds = torch.where(low_res_region,
+                regions, size=mask_preds.shape[-2:], mode='area') > 0
+            certain_preds = torch.where(low_res_region[pos_img_inds],
                                         mask_preds.unsqueeze(1).detach(),
                                         mask_preds.new_tensor(_FAR_LOGIT))
             points_coords = get_uncertain_point_coords_with_randomness(
@@ -852,9 +851,17 @@ class MultiLevelDecoderHead(BaseModule):
             # (num_total_pos, num_points)
             mask_point_targets = point_sample(
                 mask_targets.unsqueeze(1).float(), points_coords).squeeze(1)
-            point_weights = (point_sample(
-                regions.unsqueeze(1).float(), points_coords).squeeze(1)
-                             >= 0.5).to(mask_preds.dtype)
+            point_weights = mask_point_targets.new_zeros(
+                mask_point_targets.shape)
+            for i in range(len(targets)):
+                in_img = pos_img_inds == i
+                if in_img.any():
+                    # all points of this image's positives in one call
+                    point_weights[in_img] = point_sample(
+                        regions[i:i + 1].float(),
+                        points_coords[in_img].reshape(1, -1, 2)).reshape(
+                            -1, self.num_points)
+            point_weights = (point_weights >= 0.5).to(mask_preds.dtype)
             mask_point_targets = mask_point_targets * point_weights
         mask_point_preds = point_sample(
             mask_preds.unsqueeze(1), points_coords).squeeze(1)

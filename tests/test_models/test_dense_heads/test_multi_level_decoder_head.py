@@ -667,3 +667,33 @@ def test_convert_mask2former_detector_state_dict():
     with pytest.raises(ValueError, match='unknown level'):
         MultiLevelDecoderHead.convert_mask2former_state_dict(
             state, decoder='thing')
+
+
+def test_same_collective_calls_with_and_without_supervision(monkeypatch):
+    """Under DDP every rank must all-reduce the mask count the same number
+    of times, whether or not its images supervise the decoder."""
+    import mmaims.models.dense_heads.multi_level_decoder_head as module
+    calls = []
+
+    def counting_reduce_mean(tensor):
+        calls.append(float(tensor))
+        return tensor
+
+    monkeypatch.setattr(module, 'reduce_mean', counting_reduce_mean)
+    head = build_head(tcm=None, decoders=('entity', ))
+    mask_features, memorys = features(batch_size=1)
+    outputs = head(mask_features, memorys)['entity']
+    for sample in (make_sample(sup('entity'), entity_boxes=[(0, 0, 9, 9)]),
+                   make_sample(sup('entity')),
+                   make_sample(sup('entity', exhaustive=False))):
+        calls.clear()
+        head.loss_by_feat(outputs['cls_scores'], outputs['mask_preds'],
+                          [sample], 'entity')
+        assert len(calls) == NUM_LAYERS + 1
+    # an image that does not supervise the entity decoder: count 0
+    calls.clear()
+    head_all = build_head(tcm=None)
+    outputs = head_all(*features(batch_size=1))['entity']
+    head_all.loss_by_feat(outputs['cls_scores'], outputs['mask_preds'],
+                          [make_sample(sup('part'))], 'entity')
+    assert calls == [0.0] * (NUM_LAYERS + 1)
