@@ -7,6 +7,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 from mmengine.dataset import BaseDataset, Compose
 from mmengine.logging import print_log
+from mmengine.utils import ProgressBar
 
 from mmaims.registry import DATASETS
 from .task_prompts import (DEFAULT_POOLS, SAMPLE_TYPES, can_serve,
@@ -136,7 +137,11 @@ class AIMSTaskDataset:
                 ]
             allowed[t] = set(sources)
         seen_sources = Counter()
+        progress = ProgressBar(self.num_images) \
+            if self.num_images > 5000 else None
         for g in range(self.num_images):
+            if progress is not None:
+                progress.update()
             info = self.get_data_info(g)
             source = info.get('source', 'default')
             seen_sources[source] += 1
