@@ -529,6 +529,14 @@ class AIMS(BaseDetector):
                 resize) or an aspect different from ``ori_shape``.
         """
         img_id = metainfo.get('img_id', '?')
+        missing = [
+            key for key in ('ori_shape', 'img_shape', 'batch_input_shape')
+            if key not in metainfo
+        ]
+        if missing:
+            raise ValueError(f'image {img_id}: metainfo lacks {missing}; '
+                             'pass the data samples returned by the data '
+                             'preprocessor')
         if isinstance(prompt, BitmapMasks):
             prompt = prompt.masks
         if isinstance(prompt, np.ndarray):
@@ -574,7 +582,7 @@ class AIMS(BaseDetector):
                 f'image {img_id}: the prompt of {int(prompt.sum())} pixels '
                 f'is empty once resized from {(h, w)} to the network input '
                 f'{(img_h, img_w)}')
-        pad_h, pad_w = metainfo.get('batch_input_shape', (img_h, img_w))
+        pad_h, pad_w = metainfo['batch_input_shape']
         return F.pad(
             resized.to(torch.uint8),
             (0, pad_w - img_w, 0, pad_h - img_h)).bool()

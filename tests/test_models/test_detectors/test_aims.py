@@ -395,6 +395,9 @@ def test_prompt_errors():
         model.predict_prompt(feats, good, None, samples, prompt_type='x')
     with pytest.raises(ValueError, match='2 prompts for a batch of 1'):
         model.predict_prompt(feats, [good, good], 'part', samples)
+    with pytest.raises(ValueError, match='image 5: metainfo lacks'):
+        model.predict_prompt(feats, good, 'part',
+                             [DetDataSample(metainfo=dict(img_id=5))])
     tiny = torch.zeros(960, 1280)
     tiny[0, 0] = 1
     with pytest.raises(ValueError, match='empty once resized'):
