@@ -1,0 +1,460 @@
+# Copyright (c) mmaims contributors. All rights reserved.
+"""The prediction file of formats.md section 2, from and to data samples.
+
+``samples_to_predictions`` turns predicted ``DetDataSample`` s (fields of
+docs/data_sample.md section 2) into the file dict; ``load_predictions`` and
+``validate_predictions`` read one back and check it against the ground
+truth. The ``DumpAIMSPredictions`` metric, the offline evaluator, the
+inferencer and the demo all go through these functions.
+"""
+import math
+import numbers
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import pycocotools.mask as mask_util
+
+from .levels import ENTITY, LEVELS, LINK_TYPES, PART, RELATION
+from .mask import to_rle
+
+#: Data sample field holding the predicted masks of each level.
+LEVEL_FIELDS: Dict[str, str] = {
+    PART: 'pred_part_instances',
+    ENTITY: 'pred_instances',
+    RELATION: 'pred_relation_instances',
+}
+#: Data sample field holding the predicted links of each link type.
+LINK_FIELDS: Dict[str, str] = {
+    'entity-part': 'pred_entity_part_links',
+    'relation-entity': 'pred_relation_entity_links',
+}
+_LINK_LEVELS = {name: (parent, child) for name, parent, child in LINK_TYPES}
+
+
+def _get(obj, key: str, default=None):
+    """Field of a data element or of its ``to_dict()`` form."""
+    # BaseDataElement.get and dict.get share a signature; both forms reach
+    # here because mmengine's Evaluator hands metrics ``to_dict()`` copies.
+    if obj is None:
+        return default
+    return obj.get(key, default)
+
+
+def _to_numpy(value) -> np.ndarray:
+    if hasattr(value, 'detach'):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def _is_rle_list(masks) -> bool:
+    return isinstance(masks, (list, tuple)) and all(
+        isinstance(m, dict) for m in masks)
+
+
+def masks_to_numpy(masks) -> np.ndarray:
+    """Dense ``N x H x W`` bool masks from a tensor, an array or
+    ``BitmapMasks``.
+
+    Args:
+        masks (Tensor | np.ndarray | BitmapMasks): Predicted masks, any
+            device.
+
+    Returns:
+        np.ndarray: ``N x H x W`` bool.
+    """
+    if hasattr(masks, 'to_ndarray'):
+        masks = masks.to_ndarray()
+    array = _to_numpy(masks)
+    if array.ndim != 3:
+        raise ValueError(f'expected N x H x W masks, got shape {array.shape}')
+    return array.astype(bool, copy=False)
+
+
+def masks_to_rles(masks,
+                  shape: Optional[Tuple[int, int]] = None) -> List[dict]:
+    """Compressed RLEs (str counts) of predicted masks.
+
+    Args:
+        masks (Tensor | np.ndarray | BitmapMasks | list[dict]): ``N x H x W``
+            masks, or a list of RLEs (normalised, polygons need ``shape``).
+        shape (tuple[int, int], optional): ``(h, w)`` for polygon input.
+
+    Returns:
+        list[dict]: ``N`` RLEs ``{'size': [h, w], 'counts': str}``.
+    """
+    if _is_rle_list(masks) or (isinstance(masks,
+                                          (list, tuple)) and len(masks) == 0):
+        h, w = shape if shape is not None else (None, None)
+        return [to_rle(m, h, w) for m in masks]
+    array = masks_to_numpy(masks)
+    if array.shape[0] == 0:
+        return []
+    encoded = mask_util.encode(
+        np.asfortranarray(array.transpose(1, 2, 0).astype(np.uint8)))
+    return [
+        dict(
+            size=[int(r['size'][0]), int(r['size'][1])],
+            counts=r['counts'].decode('ascii')) for r in encoded
+    ]
+
+
+def _image_id(sample) -> int:
+    img_id = _get(sample, 'img_id')
+    if img_id is None:
+        raise ValueError('a predicted data sample has no "img_id" in its '
+                         'metainfo')
+    return int(img_id)
+
+
+def sample_level_predictions(sample) -> Dict[str, dict]:
+    """Masks and scores of every level a data sample predicts.
+
+    Args:
+        sample (DetDataSample | dict): A predicted sample or its
+            ``to_dict()`` form.
+
+    Returns:
+        dict[str, dict]: Per level present, ``masks`` (as stored: tensor,
+        array, ``BitmapMasks`` or RLE list) and ``scores`` (``N`` float64).
+    """
+    out = {}
+    for level, field in LEVEL_FIELDS.items():
+        inst = _get(sample, field)
+        if inst is None:
+            continue
+        masks = _get(inst, 'masks')
+        scores = _get(inst, 'scores')
+        if masks is None or scores is None:
+            raise ValueError(f'image id {_image_id(sample)}: {field} needs '
+                             '"masks" and "scores"')
+        scores = _to_numpy(scores).astype(np.float64).reshape(-1)
+        num = len(masks)
+        if num != len(scores):
+            raise ValueError(f'image id {_image_id(sample)}: {field} has '
+                             f'{num} masks but {len(scores)} scores')
+        out[level] = dict(masks=masks, scores=scores)
+    return out
+
+
+def sample_link_predictions(sample) -> Dict[str, dict]:
+    """Links of every link type a data sample predicts.
+
+    Args:
+        sample (DetDataSample | dict): A predicted sample or its
+            ``to_dict()`` form.
+
+    Returns:
+        dict[str, dict]: Per link type present, ``parents`` and
+        ``children`` (``L`` int64 rows into the parent / child level's
+        predictions) and ``scores`` (``L`` float64).
+    """
+    out = {}
+    for link_type, field in LINK_FIELDS.items():
+        inst = _get(sample, field)
+        if inst is None:
+            continue
+        values = [
+            _get(inst, key)
+            for key in ('parent_index', 'child_index', 'scores')
+        ]
+        if any(v is None for v in values):
+            raise ValueError(f'image id {_image_id(sample)}: {field} needs '
+                             '"parent_index", "child_index" and "scores"')
+        parents, children, scores = (_to_numpy(v).reshape(-1) for v in values)
+        if not len(parents) == len(children) == len(scores):
+            raise ValueError(f'image id {_image_id(sample)}: {field} has '
+                             f'{len(parents)} parent_index, '
+                             f'{len(children)} child_index and '
+                             f'{len(scores)} scores')
+        out[link_type] = dict(
+            parents=parents.astype(np.int64),
+            children=children.astype(np.int64),
+            scores=scores.astype(np.float64))
+    return out
+
+
+def samples_to_predictions(data_samples: Sequence, start_id: int = 1) -> dict:
+    """Prediction file dict (formats.md section 2) of predicted samples.
+
+    Masks are listed sample by sample, then level by level (part, entity,
+    relation), then row by row, with consecutive ids from ``start_id``;
+    links refer to those ids.
+
+    Args:
+        data_samples (Sequence[DetDataSample | dict]): Predicted samples
+            (docs/data_sample.md section 2) or their ``to_dict()`` form.
+            Masks must be at the original image size.
+        start_id (int): Id of the first mask.
+
+    Returns:
+        dict: ``{'masks': [...], 'links': [...]}``.
+
+    Raises:
+        ValueError: If a sample has no ``img_id``, a field is incomplete or
+            a link index points outside its level's predictions.
+    """
+    masks: List[dict] = []
+    links: List[dict] = []
+    next_id = start_id
+    for sample in data_samples:
+        img_id = _image_id(sample)
+        ids: Dict[str, np.ndarray] = {}
+        for level, preds in sample_level_predictions(sample).items():
+            shape = _get(sample, 'ori_shape')
+            rles = masks_to_rles(preds['masks'], shape)
+            for rle in rles[:1]:
+                if shape is not None and list(
+                        rle['size']) != [int(s) for s in shape[:2]]:
+                    raise ValueError(
+                        f'image id {img_id}: {LEVEL_FIELDS[level]} masks '
+                        f'are {rle["size"]}, but must be at ori_shape '
+                        f'{list(shape[:2])}')
+            ids[level] = np.arange(next_id, next_id + len(rles))
+            next_id += len(rles)
+            for mask_id, rle, score in zip(ids[level].tolist(), rles,
+                                           preds['scores'].tolist()):
+                masks.append(
+                    dict(
+                        id=mask_id,
+                        image_id=img_id,
+                        level=level,
+                        segmentation=rle,
+                        score=score))
+        for link_type, link in sample_link_predictions(sample).items():
+            parent, child = _LINK_LEVELS[link_type]
+            parent_ids = _rows_to_ids(
+                ids.get(parent), link['parents'], img_id, link_type, parent)
+            child_ids = _rows_to_ids(
+                ids.get(child), link['children'], img_id, link_type, child)
+            for p, c, s in zip(parent_ids, child_ids, link['scores'].tolist()):
+                links.append(
+                    dict(
+                        image_id=img_id,
+                        type=link_type,
+                        parent_id=p,
+                        child_id=c,
+                        score=s))
+    return dict(masks=masks, links=links)
+
+
+def _rows_to_ids(ids: Optional[np.ndarray], rows: np.ndarray, img_id: int,
+                 link_type: str, level: str) -> List[int]:
+    num = 0 if ids is None else len(ids)
+    bad = rows[(rows < 0) | (rows >= num)]
+    if len(bad):
+        raise ValueError(
+            f'image id {img_id}: a link of type "{link_type}" '
+            f'points at {level} prediction {int(bad[0])}, but the sample '
+            f'has {num} {level} predictions')
+    return [] if ids is None else ids[rows].tolist()
+
+
+def merge_predictions(predictions: Sequence[dict], start_id: int = 1) -> dict:
+    """Concatenate prediction dicts, renumbering mask ids to stay unique.
+
+    Each input must have ids unique within itself (e.g. one
+    :func:`samples_to_predictions` output per image, gathered from several
+    ranks); links are remapped with their masks.
+
+    Args:
+        predictions (Sequence[dict]): Prediction dicts.
+        start_id (int): Id of the first mask of the result.
+
+    Returns:
+        dict: ``{'masks': [...], 'links': [...]}`` with ids
+        ``start_id, start_id + 1, ...`` in input order.
+    """
+    masks: List[dict] = []
+    links: List[dict] = []
+    next_id = start_id
+    for part_no, part in enumerate(predictions):
+        mapping = {}
+        for mask in part.get('masks', []):
+            if mask['id'] in mapping:
+                raise ValueError(f'prediction part {part_no}: duplicate mask '
+                                 f'id {mask["id"]}')
+            mapping[mask['id']] = next_id
+            masks.append(dict(mask, id=next_id))
+            next_id += 1
+        for link in part.get('links', []):
+            for key in ('parent_id', 'child_id'):
+                if link[key] not in mapping:
+                    raise ValueError(f'prediction part {part_no}: link '
+                                     f'{key} {link[key]} is not a mask id')
+            links.append(
+                dict(
+                    link,
+                    parent_id=mapping[link['parent_id']],
+                    child_id=mapping[link['child_id']]))
+    return dict(masks=masks, links=links)
+
+
+def _image_sizes(gt) -> Optional[Dict[int, Tuple[int, int]]]:
+    """``{image id: (h, w)}`` of an annotation dict, path or GT index."""
+    if gt is None:
+        return None
+    if isinstance(gt, str):
+        from mmengine.fileio import load
+        gt = load(gt)
+    if isinstance(gt, dict) and 'images' in gt:
+        sizes = {}
+        for img in gt['images']:
+            if 'height' not in img or 'width' not in img:
+                raise ValueError(f'ground truth image id {img.get("id")}: '
+                                 'missing "height" / "width"')
+            sizes[img['id']] = (int(img['height']), int(img['width']))
+        return sizes
+    images = getattr(gt, 'images', None)
+    if isinstance(images, dict):
+        return {
+            img_id: (int(img.height), int(img.width))
+            for img_id, img in images.items()
+        }
+    raise TypeError('gt must be an annotation dict, a path to one, or an '
+                    f'object with an "images" dict, got {type(gt).__name__}')
+
+
+def _is_score(value) -> bool:
+    return isinstance(
+        value,
+        numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def validate_predictions(predictions: dict,
+                         gt=None,
+                         file_name: str = 'predictions',
+                         normalize: bool = True) -> dict:
+    """Check a prediction dict (formats.md section 2).
+
+    Args:
+        predictions (dict): ``masks`` and optional ``links``.
+        gt (dict | str | FederatedGroundTruth, optional): The ground truth
+            (annotation dict, its path, or an index with an ``images`` dict
+            of objects with ``height`` / ``width``). When given, image ids
+            must exist in it and masks must have their image's size.
+        file_name (str): Name used in error messages.
+        normalize (bool): Return masks with every segmentation as a
+            compressed RLE with str counts (polygons need ``gt``).
+
+    Returns:
+        dict: The predictions (with normalised segmentations if
+        ``normalize``; other keys are kept as they are).
+
+    Raises:
+        ValueError: Naming the file and the offending mask id / link:
+            unknown image id, unknown level, duplicate or unknown mask id,
+            wrong link type (unknown type, or parent / child of the wrong
+            level), link and mask on different images, bad score, or a mask
+            whose size is not its image's.
+    """
+    if not isinstance(predictions, dict) or not isinstance(
+            predictions.get('masks'), list):
+        raise ValueError(f'{file_name}: not a prediction file (needs a '
+                         '"masks" list)')
+    links = predictions.get('links', [])
+    if not isinstance(links, list):
+        raise ValueError(f'{file_name}: "links" must be a list')
+    sizes = _image_sizes(gt)
+    masks_out = []
+    by_id: Dict[object, dict] = {}
+    for index, mask in enumerate(predictions['masks']):
+        if not isinstance(mask, dict):
+            raise ValueError(f'{file_name}: masks[{index}] is not an object')
+        for key in ('id', 'image_id', 'level', 'segmentation', 'score'):
+            if key not in mask:
+                raise ValueError(f'{file_name}: masks[{index}] (id '
+                                 f'{mask.get("id")}) has no "{key}"')
+        where = f'{file_name}: mask id {mask["id"]} (image id ' \
+                f'{mask["image_id"]})'
+        if mask['id'] in by_id:
+            raise ValueError(f'{where}: duplicate mask id')
+        if mask['level'] not in LEVELS:
+            raise ValueError(f'{where}: unknown level "{mask["level"]}"; '
+                             f'expected one of {", ".join(LEVELS)}')
+        if sizes is not None and mask['image_id'] not in sizes:
+            raise ValueError(f'{where}: unknown image id {mask["image_id"]} '
+                             '(not in the ground truth)')
+        if not _is_score(mask['score']):
+            raise ValueError(f'{where}: score must be a finite number, got '
+                             f'{mask["score"]!r}')
+        segm = mask['segmentation']
+        if normalize:
+            h, w = sizes[mask['image_id']] if sizes else (None, None)
+            if isinstance(segm, list) and sizes is None:
+                raise ValueError(f'{where}: polygon segmentation needs the '
+                                 'ground truth image size')
+            try:
+                segm = to_rle(segm, h, w)
+            except Exception as e:
+                raise ValueError(f'{where}: bad segmentation: {e}') from e
+            mask = dict(mask, segmentation=segm)
+        if sizes is not None and isinstance(segm, dict):
+            size = [int(s) for s in segm.get('size', [])]
+            expected = list(sizes[mask['image_id']])
+            if size != expected:
+                raise ValueError(f'{where}: mask size {size} differs from the '
+                                 f'image size {expected}')
+        by_id[mask['id']] = mask
+        masks_out.append(mask)
+    for index, link in enumerate(links):
+        where = f'{file_name}: links[{index}]'
+        if not isinstance(link, dict):
+            raise ValueError(f'{where} is not an object')
+        for key in ('image_id', 'type', 'parent_id', 'child_id', 'score'):
+            if key not in link:
+                raise ValueError(f'{where} has no "{key}"')
+        where += f' (image id {link["image_id"]})'
+        if link['type'] not in _LINK_LEVELS:
+            raise ValueError(f'{where}: wrong link type "{link["type"]}"; '
+                             f'expected one of {", ".join(_LINK_LEVELS)}')
+        if sizes is not None and link['image_id'] not in sizes:
+            raise ValueError(f'{where}: unknown image id {link["image_id"]} '
+                             '(not in the ground truth)')
+        if not _is_score(link['score']):
+            raise ValueError(f'{where}: score must be a finite number, got '
+                             f'{link["score"]!r}')
+        for role, level in zip(('parent_id', 'child_id'),
+                               _LINK_LEVELS[link['type']]):
+            target = by_id.get(link[role])
+            if target is None:
+                raise ValueError(f'{where}: {role} {link[role]} is an '
+                                 'unknown mask id')
+            if target['level'] != level:
+                raise ValueError(
+                    f'{where}: wrong link type: a "{link["type"]}" link '
+                    f'needs a {level} {role.split("_")[0]}, but mask id '
+                    f'{link[role]} is a {target["level"]}')
+            if target['image_id'] != link['image_id']:
+                raise ValueError(f'{where}: {role} {link[role]} is a mask of '
+                                 f'image id {target["image_id"]}')
+    return dict(predictions, masks=masks_out, links=links)
+
+
+def load_predictions(path: Union[str, dict],
+                     gt=None,
+                     backend_args: Optional[dict] = None) -> dict:
+    """Read and validate a prediction file (formats.md section 2).
+
+    Args:
+        path (str | dict): The JSON file, or an already parsed dict.
+        gt (dict | str | FederatedGroundTruth, optional): Ground truth to
+            check image ids and mask sizes against (see
+            :func:`validate_predictions`).
+        backend_args (dict, optional): mmengine file backend arguments.
+
+    Returns:
+        dict: The predictions, segmentations as compressed RLEs with str
+        counts.
+
+    Raises:
+        ValueError: See :func:`validate_predictions`; the message starts
+            with ``path``.
+    """
+    if isinstance(path, dict):
+        return validate_predictions(path, gt)
+    from mmengine.fileio import load
+    try:
+        predictions = load(path, file_format='json', backend_args=backend_args)
+    except ValueError as e:
+        raise ValueError(f'{path}: not valid JSON: {e}') from e
+    return validate_predictions(predictions, gt, file_name=str(path))
