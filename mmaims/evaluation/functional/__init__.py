@@ -1,1 +1,18 @@
 # Copyright (c) mmaims contributors. All rights reserved.
+from .association_recall import average_recall, recall_image
+from .federated_evaluation import (AP_KEYS, MAX_DETS, MAX_LINKS, ar_key,
+                                   evaluate_federated, format_metric_table,
+                                   group_predictions, metric_keys)
+from .ground_truth import FederatedGroundTruth, ImageGroundTruth
+from .mask_ap import (IOU_THRS, REC_THRS, accumulate_precision, evaluate_image,
+                      mask_ious, match_detections, summarize_precision)
+from .nonoverlap import make_disjoint_masks, make_disjoint_rles
+
+__all__ = [
+    'IOU_THRS', 'REC_THRS', 'mask_ious', 'match_detections', 'evaluate_image',
+    'accumulate_precision', 'summarize_precision', 'make_disjoint_masks',
+    'make_disjoint_rles', 'recall_image', 'average_recall',
+    'FederatedGroundTruth', 'ImageGroundTruth', 'evaluate_federated',
+    'group_predictions', 'format_metric_table', 'metric_keys', 'ar_key',
+    'AP_KEYS', 'MAX_DETS', 'MAX_LINKS'
+]
