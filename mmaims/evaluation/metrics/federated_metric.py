@@ -1,0 +1,149 @@
+# Copyright (c) mmaims contributors. All rights reserved.
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import MMLogger
+
+from mmaims.registry import METRICS
+from mmaims.structures.predictions import (masks_to_numpy, masks_to_rles,
+                                           sample_level_predictions,
+                                           sample_link_predictions)
+from ..functional import (FederatedGroundTruth, evaluate_federated,
+                          format_metric_table, make_disjoint_masks,
+                          make_disjoint_rles)
+
+
+@METRICS.register_module()
+class FederatedMetric(BaseMetric):
+    """Federated, class-agnostic AIMS metric (formats.md section 3).
+
+    A level is evaluated only on the images whose ``levels`` (in
+    ``ann_file``) list it, with that level's GT and predictions; the
+    association recalls on the images listing both levels. AP equals
+    pycocotools ``COCOeval(iouType='segm')`` with ``useCats = 0`` on the same
+    subsets (101 recall points, IoU 0.50:0.05:0.95, 100 masks per image,
+    crowd GT ignored).
+
+    ``process`` encodes each sample's predicted masks (and their
+    non-overlapping version) as RLE at once, so the results kept until
+    ``compute_metrics`` grow with the number of masks, not with image area,
+    and are small enough for mmengine's ``collect_results`` across ranks.
+    The images evaluated are those processed (each at most once); GT images
+    that were not processed are left out.
+
+    Returned keys (BaseMetric adds the prefix, ``aims/`` by default):
+
+    - ``part_mAP``, ``part_mAP_50``, ``part_mAP_75``,
+      ``part_mAP_nonoverlap``, and the same for ``entity`` and
+      ``relation``;
+    - ``entity_part_AR@100``, ``relation_entity_AR@100``;
+    - when ``ann_file`` has more than one ``source``, every key above again
+      as ``{source}/{key}``, computed on that source's images.
+
+    A value is -1 when nothing is evaluable (no processed image lists the
+    level(s), or they hold no non-crowd GT / GT pair). Values are unrounded
+    fractions.
+
+    Args:
+        ann_file (str): Hierarchical COCO annotation file (formats.md
+            section 1) holding the GT.
+        collect_device (str): Device used to collect results across ranks,
+            ``'cpu'`` or ``'gpu'``. Defaults to ``'cpu'``.
+        prefix (str, optional): Key prefix. Defaults to ``'aims'``.
+        backend_args (dict, optional): mmengine file backend arguments.
+    """
+    default_prefix: Optional[str] = 'aims'
+
+    def __init__(self,
+                 ann_file: str,
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None,
+                 backend_args: Optional[dict] = None) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        self.ann_file = ann_file
+        self.backend_args = backend_args
+        self.gt = FederatedGroundTruth.from_file(ann_file, backend_args)
+
+    def process(self, data_batch: dict, data_samples: Sequence) -> None:
+        """Encode the predictions of a batch and keep them in
+        ``self.results``.
+
+        Args:
+            data_batch (dict): The batch from the dataloader (unused).
+            data_samples (Sequence[DetDataSample | dict]): Predicted samples
+                (docs/data_sample.md section 2), masks at ``ori_shape``.
+        """
+        for sample in data_samples:
+            self.results.append(self.encode_sample(sample))
+
+    @staticmethod
+    def encode_sample(sample) -> dict:
+        """RLE-encoded image predictions of one predicted sample.
+
+        Args:
+            sample (DetDataSample | dict): A predicted sample.
+
+        Returns:
+            dict: ``img_id`` and ``predictions`` (an image predictions dict
+            of :mod:`mmaims.evaluation.functional.federated_evaluation`,
+            with the non-overlapping masks precomputed from the dense
+            masks).
+        """
+        img_id = sample.get('img_id')
+        if img_id is None:
+            raise ValueError('FederatedMetric: a data sample has no "img_id"')
+        masks, nonoverlap = {}, {}
+        for level, preds in sample_level_predictions(sample).items():
+            scores = preds['scores']
+            if isinstance(preds['masks'], (list, tuple)):
+                rles = masks_to_rles(preds['masks'])
+                keep, disjoint = make_disjoint_rles(rles, scores)
+            else:
+                dense = masks_to_numpy(preds['masks'])
+                rles = masks_to_rles(dense)
+                keep, disjoint = make_disjoint_masks(
+                    dense, scores, rles=rles)
+            # Rows double as ids: "ties: lower id wins" follows row order,
+            # the order samples_to_predictions numbers masks in.
+            masks[level] = dict(
+                rles=rles, scores=scores, ids=np.arange(len(rles)))
+            nonoverlap[level] = dict(rles=disjoint, scores=scores[keep])
+        return dict(
+            img_id=int(img_id),
+            predictions=dict(
+                masks=masks,
+                nonoverlap=nonoverlap,
+                links=sample_link_predictions(sample)))
+
+    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+        """Compute the metrics from the results of all ranks.
+
+        Args:
+            results (list[dict]): Outputs of :meth:`encode_sample`.
+
+        Returns:
+            dict[str, float]: The keys listed in the class docstring.
+        """
+        logger = MMLogger.get_current_instance()
+        predictions = {}
+        for result in results:
+            img_id = result['img_id']
+            if img_id in predictions:
+                raise ValueError(
+                    f'FederatedMetric: image id {img_id} was processed '
+                    'twice; the evaluation dataset must list every image '
+                    'once (full-image, one-step samples)')
+            if img_id not in self.gt.images:
+                raise ValueError(f'FederatedMetric: image id {img_id} is not '
+                                 f'in {self.ann_file}')
+            predictions[img_id] = result['predictions']
+        logger.info(f'Evaluating {len(predictions)} images against '
+                    f'{self.ann_file}...')
+        metrics = evaluate_federated(
+            self.gt,
+            predictions,
+            image_ids=list(predictions),
+            show_progress=True)
+        logger.info('\n' + format_metric_table(metrics))
+        return metrics
