@@ -1,0 +1,70 @@
+# Copyright (c) mmaims contributors. All rights reserved.
+"""Score a prediction file against a hierarchical COCO annotation file.
+
+    python tools/analysis_tools/eval_predictions.py GT.json PRED.json \
+        [--out metrics.json]
+
+``GT.json`` is formats.md section 1, ``PRED.json`` section 2 (what
+``tools/test.py --out`` writes, or any other system's masks, e.g. Segment
+Anything, written in that format). Every image of ``GT.json`` is evaluated;
+an image without predictions counts as predicting nothing. The metric table
+is printed and, with ``--out``, the metric dict (keys ``aims/...``,
+unrounded fractions) is written as JSON.
+"""
+import argparse
+import json
+import os.path as osp
+import sys
+
+from mmaims.evaluation.functional import (FederatedGroundTruth,
+                                          evaluate_federated,
+                                          format_metric_table,
+                                          group_predictions)
+from mmaims.structures import load_predictions
+
+PREFIX = 'aims/'
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Federated AIMS evaluation of a prediction file')
+    parser.add_argument('gt', help='annotation file (formats.md section 1)')
+    parser.add_argument('pred', help='prediction file (formats.md section 2)')
+    parser.add_argument('--out', help='write the metric dict to this JSON')
+    parser.add_argument(
+        '--no-progress', action='store_true', help='hide the progress bar')
+    return parser.parse_args(argv)
+
+
+def evaluate_files(gt_file: str,
+                   pred_file: str,
+                   show_progress: bool = True) -> dict:
+    """Metric dict (keys with the ``aims/`` prefix) of a prediction file."""
+    for path in (gt_file, pred_file):
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'{path}: no such file')
+    gt = FederatedGroundTruth.from_file(gt_file)
+    predictions = load_predictions(pred_file, gt)
+    metrics = evaluate_federated(
+        gt, group_predictions(predictions), show_progress=show_progress)
+    return {PREFIX + key: value for key, value in metrics.items()}
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        metrics = evaluate_files(args.gt, args.pred, not args.no_progress)
+    except (ValueError, FileNotFoundError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 1
+    print()
+    print(format_metric_table(metrics, prefix=PREFIX))
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(metrics, f, indent=2)
+        print(f'metrics written to {args.out}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
