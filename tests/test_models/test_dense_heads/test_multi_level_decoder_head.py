@@ -697,3 +697,26 @@ def test_same_collective_calls_with_and_without_supervision(monkeypatch):
     head_all.loss_by_feat(outputs['cls_scores'], outputs['mask_preds'],
                           [make_sample(sup('part'))], 'entity')
     assert calls == [0.0] * (NUM_LAYERS + 1)
+
+
+def test_degenerate_supervision_gives_finite_losses():
+    head = build_head(tcm=None, decoders=('entity', ))
+    mask_features, memorys = features(batch_size=1)
+    outputs = head(mask_features, memorys)['entity']
+    # non-exhaustive and nothing annotated: nothing to learn, no NaN
+    losses, _ = head.loss_by_feat(
+        outputs['cls_scores'], outputs['mask_preds'],
+        [make_sample(sup('entity', exhaustive=False))], 'entity')
+    for key, value in losses.items():
+        assert value.item() == 0 and value.requires_grad, key
+    # a loss region without any pixel: mask losses vanish, class loss stays
+    sample = make_sample(sup('entity'), entity_boxes=[(0, 0, 16, 16)])
+    sample.prompt_mask = PixelData(
+        data=torch.zeros(1, SIZE, SIZE, dtype=torch.uint8))
+    losses, assignments = head.loss_by_feat(outputs['cls_scores'],
+                                            outputs['mask_preds'], [sample],
+                                            'entity')
+    assert len(assignments[0][0]) == 1
+    assert losses['entity.loss_cls'].item() > 0
+    assert losses['entity.loss_mask'].item() == 0
+    assert losses['entity.loss_dice'].item() == 0
