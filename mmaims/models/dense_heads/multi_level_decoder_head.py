@@ -173,7 +173,11 @@ class MultiLevelDecoderHead(BaseModule):
     ``prompt_mask AND valid_region AND NOT crowd`` (crowd = the
     ``ignored_*instances`` of the supervised level). A sample without
     ``prompt_mask`` or ``valid_region`` counts the whole (padded) image for
-    the missing one.
+    the missing one. Outside that region the mask logits are treated as
+    certain when choosing Mask2Former's importance-sampled points, so those
+    points fall inside it; the binary cross-entropy keeps mmdet's
+    normalisation (number of masks x ``num_points``), so the few uniformly
+    sampled points that fall outside a small region lower it slightly.
 
     Args:
         feat_channels (int): Channels of the multi-scale memories and of the
