@@ -57,7 +57,7 @@ def add_mim_extension():
     else:
         return
 
-    filenames = ['tools', 'configs', 'demo']
+    filenames = ['tools', 'configs', 'demo', 'model-index.yml']
     repo_path = osp.dirname(__file__)
     mim_path = osp.join(repo_path, 'mmaims', '.mim')
     os.makedirs(mim_path, exist_ok=True)

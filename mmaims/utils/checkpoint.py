@@ -36,15 +36,43 @@ def _numpy_types() -> List[object]:
     return types
 
 
+def _history_buffer_getattr(obj: object, name: str) -> object:
+    """A ``getattr`` that only fetches HistoryBuffer statistics methods.
+
+    ``HistoryBuffer`` pickles its ``_statistics_methods`` (``min``, ``max``,
+    ``mean``, ``current`` and registered ones) as ``getattr(HistoryBuffer,
+    name)``. Allow-listing the builtin ``getattr`` would let a checkpoint
+    reach any attribute of any allowed object, so this stand-in is
+    registered under the name ``builtins.getattr`` instead.
+    """
+    from mmengine.logging import HistoryBuffer
+    if obj is HistoryBuffer and isinstance(name, str):
+        method = getattr(HistoryBuffer, name, None)
+        if method is not None and \
+                method in HistoryBuffer._statistics_methods.values():
+            return method
+    raise pickle.UnpicklingError(
+        f'Unsupported global: getattr({obj!r}, {name!r}) is not a '
+        'HistoryBuffer statistics method')
+
+
 def safe_checkpoint_globals() -> List[object]:
     """Return the types mmengine runner checkpoints need beyond torch's own.
 
     Returns:
         list: numpy's scalar/array reconstruction helpers and dtype classes,
-        and :class:`mmengine.logging.HistoryBuffer`.
+        :class:`mmengine.logging.HistoryBuffer`, ``collections.Counter``
+        (``MultiStepLR`` milestones) and a ``getattr`` restricted to
+        HistoryBuffer statistics methods.
     """
+    import collections
+
     from mmengine.logging import HistoryBuffer
-    return _numpy_types() + [HistoryBuffer]
+    HistoryBuffer()  # fills the class-level default statistics methods
+    return _numpy_types() + [
+        HistoryBuffer, collections.Counter,
+        (_history_buffer_getattr, 'builtins.getattr')
+    ]
 
 
 def load_checkpoint_weights_only(filename: str,

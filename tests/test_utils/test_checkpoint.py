@@ -46,7 +46,7 @@ def build_runner(work_dir, max_iters, resume=False):
         train_dataloader=dict(
             dataset=ToyDataset(),
             sampler=dict(type='InfiniteSampler', shuffle=True),
-            collate_fn=dict(type='default_collate'),
+            collate_fn=dict(type='pseudo_collate'),
             batch_size=3,
             num_workers=0),
         optim_wrapper=dict(
