@@ -294,11 +294,13 @@ def format_metric_table(metrics: Dict[str, float], prefix: str = '') -> str:
                 [level] +
                 [fmt(plain.get(f'{scope}{level}_{key}')) for key in AP_KEYS])
         ap_table = AsciiTable(rows, title=f'mask AP ({title})')
-        ar_rows = [['association', f'AR@{MAX_LINKS}']]
+        # The title goes in the header: terminaltables drops titles wider
+        # than the table.
+        ar_rows = [[f'association ({title})', f'AR@{MAX_LINKS}']]
         for link_type, _, _ in LINK_TYPES:
             ar_rows.append(
                 [link_type,
                  fmt(plain.get(f'{scope}{ar_key(link_type)}'))])
-        ar_table = AsciiTable(ar_rows, title=f'association ({title})')
+        ar_table = AsciiTable(ar_rows)
         blocks.append(ap_table.table + '\n' + ar_table.table)
     return '\n'.join(blocks)

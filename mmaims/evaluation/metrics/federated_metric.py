@@ -102,8 +102,7 @@ class FederatedMetric(BaseMetric):
             else:
                 dense = masks_to_numpy(preds['masks'])
                 rles = masks_to_rles(dense)
-                keep, disjoint = make_disjoint_masks(
-                    dense, scores, rles=rles)
+                keep, disjoint = make_disjoint_masks(dense, scores, rles=rles)
             # Rows double as ids: "ties: lower id wins" follows row order,
             # the order samples_to_predictions numbers masks in.
             masks[level] = dict(

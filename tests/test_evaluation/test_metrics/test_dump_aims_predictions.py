@@ -62,3 +62,17 @@ def test_dump_round_trips_through_load_predictions(tmp_path, make_dataset,
 def test_dump_requires_json(tmp_path):
     with pytest.raises(ValueError, match='must end with .json'):
         DumpAIMSPredictions(out_file_path=str(tmp_path / 'x.pkl'))
+
+
+def test_tools_test_out_json_uses_dump_aims_predictions(tmp_path):
+    import importlib.util
+    import os.path as osp
+    repo = osp.dirname(
+        osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+    spec = importlib.util.spec_from_file_location(
+        'aims_test_tool', osp.join(repo, 'tools', 'test.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    metric = tool.build_dump_metric(str(tmp_path / 'pred.json'))
+    assert isinstance(metric, DumpAIMSPredictions)
+    assert metric.out_file_path == str(tmp_path / 'pred.json')

@@ -41,8 +41,8 @@ def _free_port():
 
 
 @pytest.mark.slow
-def test_two_gloo_ranks_equal_one_process(tmp_path, make_dataset,
-                                          make_samples, dump_json):
+def test_two_gloo_ranks_equal_one_process(tmp_path, make_dataset, make_samples,
+                                          dump_json):
     gt, preds = make_dataset(31, num_images=7)
     gt_file = dump_json(tmp_path / 'gt.json', gt)
     pred_file = dump_json(tmp_path / 'pred.json', preds)
