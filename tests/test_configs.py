@@ -5,7 +5,7 @@ import os.path as osp
 import re
 
 import pytest
-from mmengine.config import Config
+from mmengine.config import Config, ConfigDict
 
 from mmaims.registry import MODELS
 from mmaims.utils import register_all_modules
@@ -108,3 +108,28 @@ def test_paper_schedule_and_swin_l():
     assert decode_head.transformer_decoder.num_layers == 9
     assert decode_head.feat_channels == 256
     assert decode_head.decoders == ('part', 'entity', 'relation')
+
+
+def test_benchmark_mask2former_counterpart_matches_the_aims_model():
+    """tools/analysis_tools/benchmark.py compares AIMS with an mmdet
+    Mask2Former of the same backbone, pixel decoder and decoder size."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'aims_benchmark',
+        osp.join(REPO, 'tools', 'analysis_tools', 'benchmark.py'))
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    cfg = _load('aims/aims_swin-t.py')
+    aims = MODELS.build(cfg.model)
+    m2f = MODELS.build(ConfigDict(benchmark.build_mask2former_cfg(cfg.model)))
+
+    def count(module):
+        return sum(p.numel() for p in module.parameters())
+
+    assert type(m2f).__name__ == 'Mask2Former'
+    assert count(m2f.backbone) == count(aims.backbone)
+    assert count(m2f.panoptic_head.pixel_decoder) == count(aims.pixel_decoder)
+    head = m2f.panoptic_head
+    entity = aims.decode_head.decoders['entity']
+    assert count(head) - count(head.pixel_decoder) == count(entity)
+    assert head.num_queries == entity.num_queries

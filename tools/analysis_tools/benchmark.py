@@ -12,6 +12,8 @@ Measures, on synthetic input of the given size:
    ``AIMS.extract_feat``) as a fraction of one full AIMS inference
    (target: <= 0.15).
 
+The three measurements run in turn inside every repetition (so a change of
+the machine's load affects them alike) and the medians are compared.
 Weights do not change the latency; ``--checkpoint`` loads AIMS weights for
 completeness (Mask2Former keeps random weights). Not a test: run it on the
 hardware you care about, e.g.::
@@ -163,23 +165,33 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def time_fn(name, fn, repeat, warmup, device):
-    """Median latency of ``fn()`` in seconds."""
+def time_interleaved(fns, repeat, warmup, device):
+    """Median latency in seconds of every ``fns[name]()``.
+
+    The functions run in turn inside every repetition, so a change of the
+    machine's load during the run affects all of them alike.
+    """
     for _ in range(warmup):
-        fn()
-    times = []
+        for fn in fns.values():
+            fn()
+    times = {name: [] for name in fns}
     bar = ProgressBar(repeat)
     for _ in range(repeat):
-        sync(device)
-        start = time.perf_counter()
-        fn()
-        sync(device)
-        times.append(time.perf_counter() - start)
+        for name, fn in fns.items():
+            sync(device)
+            start = time.perf_counter()
+            fn()
+            sync(device)
+            times[name].append(time.perf_counter() - start)
         bar.update()
     print()
-    median = statistics.median(times)
-    print(f'{name}: median {median * 1000:.1f} ms over {repeat} runs')
-    return median
+    medians = {}
+    for name, values in times.items():
+        medians[name] = statistics.median(values)
+        print(f'{name}: median {medians[name] * 1000:.1f} ms over {repeat} '
+              f'runs (min {min(values) * 1000:.1f}, max '
+              f'{max(values) * 1000:.1f})')
+    return medians
 
 
 def main():
@@ -206,19 +218,19 @@ def main():
     print(f'input {h}x{w} (padded {tuple(inputs.shape[-2:])}), device '
           f'{device}, config {args.config}')
     with torch.no_grad():
-        t_aims = time_fn('AIMS one-step (3 levels + links)',
-                         lambda: aims.predict(inputs, copy.deepcopy(samples)),
-                         args.repeat, args.warmup, device)
-        t_m2f = time_fn(
-            'Mask2Former (same backbone / pixel decoder / decoder)',
-            lambda: m2f.predict(m2f_inputs, copy.deepcopy(m2f_samples)),
-            args.repeat, args.warmup, device)
         feats = aims.extract_feat(inputs)
-        t_prompt = time_fn(
-            f'AIMS one prompt on cached features ({args.prompt_decoder} '
-            'decoder)', lambda: aims.predict_prompt(
-                feats, prompt, args.prompt_decoder, samples), args.repeat,
-            args.warmup, device)
+        medians = time_interleaved(
+            {
+                'AIMS one-step (3 levels + links)':
+                lambda: aims.predict(inputs, copy.deepcopy(samples)),
+                'Mask2Former (same backbone / pixel decoder / decoder)':
+                lambda: m2f.predict(m2f_inputs, copy.deepcopy(m2f_samples)),
+                f'AIMS one prompt on cached features '
+                f'({args.prompt_decoder} decoder)':
+                lambda: aims.predict_prompt(feats, prompt, args.prompt_decoder,
+                                            samples),
+            }, args.repeat, args.warmup, device)
+    t_aims, t_m2f, t_prompt = medians.values()
 
     ratio_m2f = t_aims / t_m2f
     ratio_prompt = t_prompt / t_aims
