@@ -1,0 +1,170 @@
+# Copyright (c) mmaims contributors. All rights reserved.
+import copy
+from typing import List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+from mmdet.structures import DetDataSample
+from mmengine.structures import PixelData
+
+from .inputs import PromptInput, fit_prompt, load_prompt
+
+#: prompt type recorded for a prompt given to each decoder (paper Table 5:
+#: an entity split into parts, a relation split into its two entities, a
+#: region split into entities)
+DEFAULT_PROMPT_TYPES = dict(
+    part='one_entity', relation='two_entities', entity='partial')
+
+
+class AIMSImageSession:
+    """One image whose features are computed once, for the editing loop.
+
+    The image encoder (backbone, pixel decoder) runs in the constructor;
+    :meth:`predict` (one-step inference) and :meth:`prompt` (drill-down on
+    a mask) then only run the prompt encoder, the decoders and the
+    post-processing, however many times they are called. Get one from
+    :meth:`AIMSInferencer.session`::
+
+        session = inferencer.session('photo.jpg')
+        pred = session.predict()                     # all levels
+        entity = [m for m in pred['masks'] if m['level'] == 'entity'][0]
+        parts = session.prompt(decode_rle(entity['segmentation']),
+                               decoder='part')[0]
+
+    Args:
+        inferencer (AIMSInferencer): The inferencer (model, pipeline and
+            result conversion).
+        image (str | np.ndarray): Image path, or ``H x W x 3`` BGR array.
+        name (str, optional): Name of the image in results and messages.
+        image_id (int): ``image_id`` of the results. Defaults to 0.
+    """
+
+    def __init__(self,
+                 inferencer,
+                 image: Union[str, np.ndarray],
+                 name: Optional[str] = None,
+                 image_id: int = 0) -> None:
+        self.inferencer = inferencer
+        loaded = inferencer.load_input(image, name, image_id)
+        self.name = loaded['name']
+        self.image = loaded['img']
+        self.notes = loaded['notes']
+        model = inferencer.model
+        with torch.no_grad():
+            batch = model.data_preprocessor(
+                inferencer.collate_fn([inferencer.pipeline(loaded['data'])]),
+                False)
+            self.inputs = batch['inputs']
+            self.data_sample: DetDataSample = batch['data_samples'][0]
+            self.feats = model.extract_feat(self.inputs)
+
+    @property
+    def shape(self) -> tuple:
+        """tuple[int, int]: ``(H, W)`` of the original image."""
+        return tuple(self.image.shape[:2])
+
+    def predict_sample(self) -> DetDataSample:
+        """One-step inference on the cached features.
+
+        Returns:
+            DetDataSample: A new sample with the fields of
+            docs/data_sample.md section 2.
+        """
+        model = self.inferencer.model
+        sample = DetDataSample(
+            metainfo=copy.deepcopy(self.data_sample.metainfo))
+        sample.prompt_mask = PixelData(
+            data=self.data_sample.prompt_mask.data.clone())
+        prompts = sample.prompt_mask.data[None].float()
+        with torch.no_grad():
+            # one-step inference without recomputing the image features:
+            # AIMS.predict is extract_feat + this call
+            return model._predict_with_prompts(
+                self.feats, prompts, [sample], [None], rescale=True)[0]
+
+    def prompt_sample(self,
+                      prompt: PromptInput,
+                      decoder: str = 'part',
+                      prompt_type: Optional[str] = None) -> DetDataSample:
+        """Prompt inference of one mask on the cached features.
+
+        Args:
+            prompt (str | np.ndarray): Binary mask (PNG path or array) on
+                the original image; another size is resized with a warning.
+            decoder (str): ``'part'``, ``'entity'`` or ``'relation'``.
+            prompt_type (str, optional): Recorded in the sample's ``task``;
+                defaults to :data:`DEFAULT_PROMPT_TYPES` of the decoder.
+
+        Returns:
+            DetDataSample: A new sample; the decoder's masks are in the
+            field of its output level (``test_cfg.prompt_output_levels``).
+
+        Raises:
+            ValueError: Unknown decoder, empty prompt.
+        """
+        where = f'{self.name}: prompt' + (f' {prompt}' if isinstance(
+            prompt, str) else '')
+        mask = fit_prompt(load_prompt(prompt, where), self.shape, where)
+        if prompt_type is None:
+            prompt_type = DEFAULT_PROMPT_TYPES.get(decoder)
+        with torch.no_grad():
+            return self.inferencer.model.predict_prompt(
+                self.feats,
+                torch.from_numpy(mask),
+                decoder, [self.data_sample],
+                prompt_type=prompt_type)[0]
+
+    def predict(
+            self,
+            levels: Optional[Sequence[str]] = None,
+            return_datasamples: bool = False) -> Union[dict, DetDataSample]:
+        """One-step inference, as a prediction dict.
+
+        Args:
+            levels (Sequence[str], optional): Levels to keep (all by
+                default); links are kept when both their levels are.
+            return_datasamples (bool): Return the ``DetDataSample``.
+
+        Returns:
+            dict | DetDataSample: The prediction dict of formats.md
+            section 2 with ``image``, ``height``, ``width`` and ``notes``.
+        """
+        levels = self.inferencer.check_levels(levels)
+        sample = self.inferencer.filter_levels(self.predict_sample(), levels)
+        if return_datasamples:
+            return sample
+        return self.inferencer.sample_to_result(sample, self.name, self.notes)
+
+    def prompt(
+            self,
+            prompts: Union[PromptInput, Sequence[PromptInput]],
+            decoder: str = 'part',
+            prompt_type: Optional[str] = None,
+            return_datasamples: bool = False
+    ) -> List[Union[dict, DetDataSample]]:
+        """Prompt inference of one or several masks on the cached features.
+
+        Args:
+            prompts (str | np.ndarray | list): One mask or a list of masks.
+            decoder (str): ``'part'`` (split an entity into parts),
+                ``'relation'`` (split two touching entities) or
+                ``'entity'`` (split a region into entities).
+            prompt_type (str, optional): See :meth:`prompt_sample`.
+            return_datasamples (bool): Return ``DetDataSample`` s.
+
+        Returns:
+            list[dict | DetDataSample]: One prediction dict per prompt, with
+            ``prompt`` (``decoder``, ``prompt_type``, ``level``).
+        """
+        self.inferencer.check_decoder(decoder)
+        if isinstance(prompts, (list, tuple)):
+            prompt_list = list(prompts)
+        else:
+            prompt_list = [prompts]
+        out = []
+        for prompt in prompt_list:
+            sample = self.prompt_sample(prompt, decoder, prompt_type)
+            out.append(
+                sample if return_datasamples else self.inferencer.
+                sample_to_result(sample, self.name, self.notes))
+        return out

@@ -1,0 +1,769 @@
+# Copyright (c) mmaims contributors. All rights reserved.
+import copy
+import logging
+import os.path as osp
+import warnings
+from typing import Callable, List, Optional, Sequence, Tuple, Union
+
+import mmcv
+import mmengine
+import numpy as np
+import torch
+import torch.nn as nn
+from mmdet.structures import DetDataSample
+from mmengine.config import Config, ConfigDict
+from mmengine.dataset import Compose, pseudo_collate
+from mmengine.infer.infer import BaseInferencer, ModelType
+from mmengine.logging import MMLogger, print_log
+from mmengine.model.utils import revert_sync_batchnorm
+from mmengine.registry import FUNCTIONS, init_default_scope
+from mmengine.runner.checkpoint import _load_checkpoint_to_model
+from mmengine.utils import ProgressBar
+from mmengine.visualization import Visualizer
+
+from mmaims.registry import VISUALIZERS
+from mmaims.structures import (LEVEL_FIELDS, LEVELS, LINK_FIELDS, LINK_TYPES,
+                               samples_to_predictions)
+from mmaims.utils import register_all_modules
+from .aims_image_session import DEFAULT_PROMPT_TYPES, AIMSImageSession
+from .hierarchy import build_hierarchy
+from .inputs import (ImageInput, PromptInput, list_image_folder, load_image,
+                     load_prompt)
+
+#: transforms of a test pipeline that read files or annotations: the
+#: inferencer loads the image itself and has no annotations
+SKIPPED_TRANSFORMS = ('LoadImageFromFile', 'LoadHierarchicalAnnotations',
+                      'LoadAnnotations', 'SampleTaskPrompt',
+                      'FilterHierarchicalAnnotations', 'InferencerLoader',
+                      'LoadImageFromNDArray')
+_LINK_LEVELS = {name: (parent, child) for name, parent, child in LINK_TYPES}
+
+
+def _transform_name(transform: dict) -> str:
+    kind = transform['type']
+    name = kind if isinstance(kind, str) else kind.__name__
+    return name.split('.')[-1]
+
+
+class AIMSInferencer(BaseInferencer):
+    """Inference of AIMS for image editing: every mask at every level, how
+    they nest, and drill-down into a chosen mask.
+
+    In the style of mmdet's ``DetInferencer``::
+
+        inferencer = AIMSInferencer('aims_r18_synthetic', 'model.pth')
+        result = inferencer('photo.jpg')            # or a folder / list
+        result['predictions'][0]   # {'masks': [...], 'links': [...], ...}
+        inferencer('photo.jpg', prompt='car.png', prompt_decoder='part')
+
+    Each prediction is the dict of formats.md section 2 (masks with
+    ``level`` and ``score`` as RLE at the original size, ``entity-part``
+    and ``relation-entity`` links), plus ``image`` (path or name),
+    ``height``, ``width``, ``notes`` (conversions applied to the input) and,
+    for a prompt, ``prompt`` (``decoder``, ``prompt_type``, ``level``).
+    Image ids are the positions of the images in the input list; mask ids
+    start at 1 in each image.
+
+    To run several prompts on one image without recomputing the image
+    features use :meth:`session` (or :meth:`prompt`).
+
+    Args:
+        model (str | dict | Config, optional): A config path, a config name
+            (``'aims_r18_synthetic'`` -> ``configs/aims/<name>.py`` of the
+            repository or of the installed package's ``.mim``), or a
+            config. None: the config stored in ``weights``.
+        weights (str, optional): Checkpoint path. None: random weights, with
+            a warning (only useful for tests).
+        device (str, optional): ``'cuda'``, ``'cuda:1'``, ``'cpu'``...
+            Defaults to ``'cuda'`` when CUDA is available, else ``'cpu'``.
+        scope (str): Registry scope. Defaults to 'mmaims'.
+        show_progress (bool): Progress bar over several images. Defaults to
+            True.
+    """
+
+    preprocess_kwargs: set = set()
+    forward_kwargs: set = set()
+    visualize_kwargs: set = {
+        'return_vis', 'show', 'wait_time', 'pred_score_thr', 'img_out_dir',
+        'no_save_vis'
+    }
+    postprocess_kwargs: set = {
+        'pred_out_dir', 'return_datasamples', 'no_save_pred'
+    }
+
+    def __init__(self,
+                 model: Optional[Union[ModelType, str]] = None,
+                 weights: Optional[str] = None,
+                 device: Optional[str] = None,
+                 scope: str = 'mmaims',
+                 show_progress: bool = True) -> None:
+        # also installs the weights-only checkpoint loader
+        register_all_modules(init_default_scope=False)
+        init_default_scope(scope)
+        self.scope = scope
+        if isinstance(model, str):
+            model = self.resolve_config(model)
+        if device is None:
+            device = 'cuda' if torch.cuda.is_available() else 'cpu'
+        super().__init__(
+            model=model, weights=weights, device=device, scope=scope)
+        self.model = revert_sync_batchnorm(self.model)
+        self.show_progress = show_progress
+
+    # ------------------------------------------------------------------
+    # construction
+    # ------------------------------------------------------------------
+    @classmethod
+    def resolve_config(cls, model: str) -> Config:
+        """Load a config from a path or a config name.
+
+        Args:
+            model (str): A ``.py`` path, or the name of a config of
+                ``configs/aims`` (with or without ``.py``), looked up in the
+                repository of the installed package or its ``.mim``.
+
+        Returns:
+            Config: The loaded config.
+
+        Raises:
+            FileNotFoundError: Naming what was looked for and the known
+                config names.
+        """
+        if osp.isfile(model):
+            return Config.fromfile(model)
+        name = osp.basename(model)
+        name = name[:-3] if name.endswith('.py') else name
+        try:
+            root = BaseInferencer._get_repo_or_mim_dir('mmaims')
+        except FileNotFoundError:
+            root = None
+        config_dir = osp.join(root, 'configs', 'aims') if root else None
+        candidate = osp.join(config_dir, f'{name}.py') if config_dir else None
+        if model != name and model != f'{name}.py':
+            # a path that does not exist is not a name
+            candidate = None
+        if candidate is not None and osp.isfile(candidate):
+            return Config.fromfile(candidate)
+        known = sorted(f[:-3] for f in mmengine.list_dir_or_file(
+            config_dir, list_dir=False, suffix='.py')) if (
+                config_dir and osp.isdir(config_dir)) else []
+        raise FileNotFoundError(
+            f'config "{model}" is neither a file nor a config name of '
+            f'{config_dir or "configs/aims"}; known names: '
+            f'{", ".join(known) or "(none)"}')
+
+    def _load_weights_to_model(self, model: nn.Module,
+                               checkpoint: Optional[dict],
+                               cfg: Optional[Config]) -> None:
+        """Load the checkpoint, or initialise the weights with a warning."""
+        if checkpoint is not None:
+            _load_checkpoint_to_model(model, checkpoint)
+            meta = checkpoint.get('meta', {}) or {}
+            model.dataset_meta = {
+                k.lower(): v
+                for k, v in (meta.get('dataset_meta') or {}).items()
+            }
+        else:
+            warnings.warn('No checkpoint given: the AIMS model has random '
+                          'weights and its predictions are meaningless.')
+            # mmengine logs one INFO line per parameter here; they say
+            # nothing to someone running inference
+            logger = MMLogger.get_current_instance()
+            level = logger.level
+            logger.setLevel(logging.WARNING)
+            try:
+                model.init_weights()
+            finally:
+                logger.setLevel(level)
+            model.dataset_meta = {}
+
+    def _init_collate(self, cfg: Config) -> Callable:
+        """The test dataloader's ``collate_fn`` (mmengine's functions
+        registry), else ``pseudo_collate`` as in mmdet's test loaders."""
+        name = cfg.get('test_dataloader', {}).get('collate_fn')
+        if name is None:
+            return pseudo_collate
+        return FUNCTIONS.get(name['type'] if isinstance(name, dict) else name)
+
+    def _init_pipeline(self, cfg: Config) -> Compose:
+        """The test pipeline without file loading and annotations.
+
+        The image is read by :meth:`load_input` (which reports conversions),
+        so the pipeline starts after ``LoadImageFromFile``; the
+        annotation-only transforms of the test pipeline are left out.
+        """
+        try:
+            pipeline_cfg = copy.deepcopy(cfg.test_dataloader.dataset.pipeline)
+        except AttributeError as e:
+            raise ValueError(
+                'the config has no test_dataloader.dataset.pipeline; the '
+                'inferencer uses its resize and packing transforms') from e
+        kept = [
+            t for t in pipeline_cfg
+            if _transform_name(t) not in SKIPPED_TRANSFORMS
+        ]
+        if not kept or _transform_name(kept[-1]) != 'PackAIMSInputs':
+            raise ValueError('the test pipeline of the config must end with '
+                             'PackAIMSInputs, got '
+                             f'{[_transform_name(t) for t in kept]}')
+        return Compose(kept)
+
+    def _init_visualizer(self, cfg: Config) -> Visualizer:
+        """An :class:`AIMSLocalVisualizer` (the config's, or a default one
+        when the config names another visualizer or none)."""
+        from mmaims.visualization import AIMSLocalVisualizer
+        vis_cfg = copy.deepcopy(cfg.get(
+            'visualizer', None)) or ConfigDict(type='AIMSLocalVisualizer')
+        vis_cls = VISUALIZERS.get(vis_cfg['type']) if isinstance(
+            vis_cfg['type'], str) else vis_cfg['type']
+        if vis_cls is None or not issubclass(vis_cls, AIMSLocalVisualizer):
+            vis_cfg = ConfigDict(type='AIMSLocalVisualizer')
+        # pictures are written to out_dir by the inferencer itself; the
+        # training-time backends (LocalVisBackend...) have no save_dir here
+        vis_cfg['vis_backends'] = []
+        name = f'aims_inferencer-{id(self)}'
+        if Visualizer.check_instance_created(name):
+            name = f'{name}-{len(Visualizer._instance_dict)}'
+        vis_cfg['name'] = name
+        return VISUALIZERS.build(vis_cfg)
+
+    # ------------------------------------------------------------------
+    # inputs
+    # ------------------------------------------------------------------
+    def check_levels(self, levels: Optional[Sequence[str]]) -> List[str]:
+        """Validate a ``levels`` argument (None: all levels)."""
+        if levels is None:
+            return list(LEVELS)
+        if isinstance(levels, str):
+            levels = [levels]
+        unknown = [lv for lv in levels if lv not in LEVELS]
+        if unknown:
+            raise ValueError(f'unknown level name(s) {unknown}; levels are '
+                             f'{", ".join(LEVELS)}')
+        if not levels:
+            raise ValueError('levels is empty; choose some of '
+                             f'{", ".join(LEVELS)}')
+        return [lv for lv in LEVELS if lv in levels]
+
+    def check_decoder(self, decoder: str) -> str:
+        """Validate a prompt decoder name against the model."""
+        known = tuple(getattr(self.model.decode_head, 'decoder_names', LEVELS))
+        if decoder not in known:
+            raise ValueError(f'unknown prompt decoder "{decoder}"; the model '
+                             f'has {", ".join(known)}')
+        return decoder
+
+    def _collect_inputs(
+            self, inputs) -> Tuple[List[Tuple[ImageInput, str]], List[str]]:
+        """Expand folders; name each image; list the skipped files."""
+        if isinstance(inputs, (str, np.ndarray)):
+            inputs = [inputs]
+        if not isinstance(inputs, (list, tuple)):
+            raise TypeError('inputs must be an image path, a folder, an '
+                            'array or a list of them, got '
+                            f'{type(inputs).__name__}')
+        items, skipped = [], []
+        for index, source in enumerate(inputs):
+            if isinstance(source, str) and osp.isdir(source):
+                images, others = list_image_folder(source)
+                items.extend((path, path) for path in images)
+                skipped.extend(f'{path}: not an image file extension, skipped'
+                               for path in others)
+            elif isinstance(source, str):
+                items.append((source, source))
+            else:
+                items.append((source, f'array_{index}'))
+        names, used = [], set()
+        for source, label in items:
+            stem = osp.splitext(osp.basename(label))[0] if isinstance(
+                source, str) else label
+            name, k = stem, 1
+            while name in used:
+                name, k = f'{stem}_{k}', k + 1
+            used.add(name)
+            names.append(name)
+        return [(source, name)
+                for (source, _), name in zip(items, names)], skipped
+
+    def load_input(self,
+                   source: ImageInput,
+                   name: Optional[str] = None,
+                   image_id: int = 0) -> dict:
+        """Read one input image and make the pipeline's input dict.
+
+        Conversions (grayscale, RGBA, 16-bit) are warned about and kept in
+        ``notes``.
+
+        Args:
+            source (str | np.ndarray): Image path or BGR array.
+            name (str, optional): Name used in messages and file names.
+            image_id (int): ``img_id`` of the sample.
+
+        Returns:
+            dict: ``name``, ``img`` (BGR uint8), ``notes`` and ``data`` (the
+            pipeline input).
+
+        Raises:
+            ImageLoadError: The image cannot be read or used.
+        """
+        if name is None:
+            name = osp.splitext(osp.basename(source))[0] if isinstance(
+                source, str) else 'array'
+        where = source if isinstance(source, str) else f'input {name}'
+        img, notes = load_image(source, where)
+        for note in notes:
+            warnings.warn(note)
+        data = dict(
+            img=img,
+            img_shape=img.shape[:2],
+            ori_shape=img.shape[:2],
+            img_id=image_id,
+            img_path=source if isinstance(source, str) else None)
+        return dict(name=name, img=img, notes=notes, data=data)
+
+    def _load_prompts(self, prompt,
+                      num_images: int) -> Optional[List[np.ndarray]]:
+        """One bool mask per image (a single prompt serves every image)."""
+        if prompt is None:
+            return None
+        if isinstance(prompt, (list, tuple)):
+            if len(prompt) != num_images:
+                raise ValueError(f'{len(prompt)} prompts for {num_images} '
+                                 'images; give one prompt, or one per image')
+            return [
+                load_prompt(
+                    p,
+                    f'prompt {i}' + (f' ({p})' if isinstance(p, str) else ''))
+                for i, p in enumerate(prompt)
+            ]
+        mask = load_prompt(
+            prompt, f'prompt {prompt}' if isinstance(prompt, str) else None)
+        return [mask] * num_images
+
+    def session(self,
+                image: ImageInput,
+                name: Optional[str] = None,
+                image_id: int = 0) -> AIMSImageSession:
+        """Compute an image's features once for several predictions.
+
+        Args:
+            image (str | np.ndarray): Image path or ``H x W x 3`` BGR array.
+            name (str, optional): Name in results. Defaults to the file
+                stem, or ``'array'``.
+            image_id (int): ``image_id`` of the results. Defaults to 0.
+
+        Returns:
+            AIMSImageSession: With ``predict()`` and ``prompt(...)``.
+        """
+        return AIMSImageSession(self, image, name, image_id)
+
+    def prompt(self,
+               image: Union[ImageInput, AIMSImageSession],
+               prompts: Union[PromptInput, Sequence[PromptInput]],
+               decoder: str = 'part',
+               prompt_type: Optional[str] = None,
+               return_datasamples: bool = False) -> List[dict]:
+        """Run several prompts on one image, computing its features once.
+
+        Args:
+            image (str | np.ndarray | AIMSImageSession): The image, or a
+                session of it (to reuse its features across calls).
+            prompts (str | np.ndarray | list): Mask(s), PNG paths or arrays.
+            decoder (str): ``'part'``, ``'entity'`` or ``'relation'``.
+            prompt_type (str, optional): Recorded in the result.
+            return_datasamples (bool): Return ``DetDataSample`` s.
+
+        Returns:
+            list[dict]: One prediction dict per prompt.
+        """
+        session = image if isinstance(
+            image, AIMSImageSession) else self.session(image)
+        return session.prompt(prompts, decoder, prompt_type,
+                              return_datasamples)
+
+    # ------------------------------------------------------------------
+    # outputs
+    # ------------------------------------------------------------------
+    def filter_levels(self, sample: DetDataSample,
+                      levels: Sequence[str]) -> DetDataSample:
+        """Remove the level fields not in ``levels`` and the links that
+        touch them (the decoders of all levels still run: TCM couples
+        them)."""
+        for level, field in LEVEL_FIELDS.items():
+            if level not in levels and field in sample:
+                delattr(sample, field)
+        for link_type, field in LINK_FIELDS.items():
+            parent, child = _LINK_LEVELS[link_type]
+            if (parent not in levels or child not in levels) and \
+                    field in sample:
+                delattr(sample, field)
+        return sample
+
+    def sample_to_result(self,
+                         sample: DetDataSample,
+                         name: str,
+                         notes: Sequence[str] = ()) -> dict:
+        """Prediction dict (formats.md section 2) of a predicted sample,
+        with ``image``, ``height``, ``width``, ``notes`` and, in prompt
+        mode, ``prompt``."""
+        result = samples_to_predictions([sample], start_id=1)
+        meta = sample.metainfo
+        height, width = (int(s) for s in meta['ori_shape'][:2])
+        result.update(
+            image=meta.get('img_path') or name,
+            height=height,
+            width=width,
+            notes=list(notes))
+        task = meta.get('task') or {}
+        if task.get('prompt_type', 'full') != 'full' and task.get('decoder'):
+            decoder = task['decoder']
+            result['prompt'] = dict(
+                decoder=decoder,
+                prompt_type=task['prompt_type'],
+                level=self.model.prompt_output_levels.get(decoder))
+        return result
+
+    def __call__(self,
+                 inputs,
+                 levels: Optional[Sequence[str]] = None,
+                 prompt=None,
+                 prompt_decoder: Optional[str] = None,
+                 prompt_type: Optional[str] = None,
+                 batch_size: int = 1,
+                 return_vis: bool = False,
+                 show: bool = False,
+                 wait_time: float = 0,
+                 pred_score_thr: float = 0.3,
+                 return_datasamples: bool = False,
+                 no_save_vis: bool = False,
+                 no_save_pred: bool = False,
+                 out_dir: str = '') -> dict:
+        """Predict images; optionally draw and save the results.
+
+        Args:
+            inputs (str | np.ndarray | list): An image path, a folder (its
+                image files, sorted; other files are listed in ``skipped``),
+                an ``H x W x 3`` BGR array (``H x W`` gray and ``H x W x 4``
+                BGRA are converted with a warning) or a list of those.
+            levels (Sequence[str], optional): Levels to return, a subset of
+                ``('part', 'entity', 'relation')``. Defaults to all.
+            prompt (str | np.ndarray | list, optional): A binary mask (PNG
+                path or array) for prompt inference (drill-down), or one per
+                image. A mask of another size than its image is resized with
+                a warning; an empty mask is an error.
+            prompt_decoder (str, optional): Decoder of the prompt:
+                ``'part'`` (default: split an entity into its parts),
+                ``'relation'`` (split two touching entities) or
+                ``'entity'`` (split a region into entities).
+            prompt_type (str, optional): Prompt type recorded in the result.
+                Defaults to ``one_entity`` / ``two_entities`` / ``partial``
+                for the part / relation / entity decoder.
+            batch_size (int): Images per forward in one-step inference
+                (prompt inference goes image by image). Defaults to 1.
+            return_vis (bool): Return the drawn images. Defaults to False.
+            show (bool): Display the drawn images. Defaults to False.
+            wait_time (float): Display interval (s). Defaults to 0.
+            pred_score_thr (float): Masks with a score <= this are left out
+                of the pictures and of the hierarchy (not of the
+                predictions). Defaults to 0.3.
+            return_datasamples (bool): Return ``DetDataSample`` s instead of
+                prediction dicts. Defaults to False.
+            no_save_vis (bool): Do not write pictures. Defaults to False.
+            no_save_pred (bool): Do not write JSON files. Defaults to
+                False.
+            out_dir (str): Output folder; empty: nothing is written. It gets
+                ``preds/<name>.json``, ``hierarchy/<name>.json``,
+                ``vis/<name>.png`` (all levels and links),
+                ``vis/<name>_<level>.png`` and ``hierarchy/<name>.png``.
+
+        Returns:
+            dict: ``predictions`` (one per image read and predicted),
+            ``hierarchy`` (the :func:`build_hierarchy` tree of each),
+            ``visualization`` (RGB images, with ``return_vis``),
+            ``failures`` (``dict(input, error)`` of each image that could
+            not be predicted; the others are still processed) and
+            ``skipped`` (files of folders that are not images).
+
+        Raises:
+            ValueError: Unknown level or decoder, empty or unreadable
+                prompt, prompt count not matching the images.
+        """
+        levels = self.check_levels(levels)
+        if prompt is None and (prompt_decoder is not None
+                               or prompt_type is not None):
+            raise ValueError('prompt_decoder / prompt_type need a prompt')
+        if prompt is not None:
+            prompt_decoder = self.check_decoder(prompt_decoder or 'part')
+            prompt_type = prompt_type or DEFAULT_PROMPT_TYPES.get(
+                prompt_decoder)
+            output_level = self.model.prompt_output_levels.get(prompt_decoder)
+            if output_level not in levels:
+                raise ValueError(
+                    f'the {prompt_decoder} decoder gives {output_level} '
+                    f'masks under a prompt, which levels={levels} excludes')
+        if batch_size < 1:
+            raise ValueError(f'batch_size must be >= 1, got {batch_size}')
+        if out_dir and osp.isfile(out_dir):
+            raise ValueError(f'out_dir "{out_dir}" is a file')
+
+        items, skipped = self._collect_inputs(inputs)
+        for line in skipped:
+            print_log(line, logger='current', level=logging.WARNING)
+        prompts = self._load_prompts(prompt, len(items))
+        results = dict(
+            predictions=[],
+            hierarchy=[],
+            visualization=[],
+            failures=[],
+            skipped=skipped)
+
+        progress = ProgressBar(len(items)) if (self.show_progress
+                                               and len(items) > 1) else None
+        chunk = 1 if prompts is not None else batch_size
+        for batch, failures in self.preprocess(
+                items, batch_size=chunk, with_pipeline=prompts is None):
+            results['failures'].extend(failures)
+            if batch:
+                try:
+                    preds = self.forward(batch, prompts, prompt_decoder,
+                                         prompt_type)
+                except Exception as e:  # noqa: BLE001
+                    preds = []
+                    results['failures'].extend(
+                        self._failure(loaded['label'], e) for loaded in batch)
+                preds = [self.filter_levels(p, levels) for p in preds]
+                visualization = self.visualize(
+                    batch,
+                    preds,
+                    return_vis=return_vis,
+                    show=show,
+                    wait_time=wait_time,
+                    pred_score_thr=pred_score_thr,
+                    img_out_dir=out_dir,
+                    no_save_vis=no_save_vis)
+                out = self.postprocess(
+                    preds,
+                    visualization,
+                    return_datasamples=return_datasamples,
+                    pred_out_dir=out_dir,
+                    no_save_pred=no_save_pred,
+                    inputs=batch,
+                    pred_score_thr=pred_score_thr)
+                for key in ('predictions', 'hierarchy', 'visualization'):
+                    results[key].extend(out[key] or [])
+            if progress is not None:
+                for _ in range(len(batch) + len(failures)):
+                    progress.update()
+        if progress is not None:
+            print()
+        if results['failures']:
+            print_log(
+                f'{len(results["failures"])} of {len(items)} image(s) '
+                'failed:\n' + '\n'.join(f'  {f["error"]}'
+                                        for f in results['failures']),
+                logger='current',
+                level=logging.WARNING)
+        return results
+
+    @staticmethod
+    def _failure(label: str, error: Exception) -> dict:
+        """A failure record whose message names the input."""
+        message = str(error)
+        if label not in message:
+            message = f'{label}: {type(error).__name__}: {message}'
+        print_log(message, logger='current', level=logging.WARNING)
+        return dict(input=label, error=message)
+
+    def preprocess(self,
+                   inputs: List[Tuple[ImageInput, str]],
+                   batch_size: int = 1,
+                   with_pipeline: bool = True):
+        """Read the images, batch by batch, keeping the failures apart.
+
+        Args:
+            inputs (list[tuple]): ``(source, name)`` of each image, from
+                :meth:`_collect_inputs`; the position is the image id.
+            batch_size (int): Images per batch.
+            with_pipeline (bool): Also run the test pipeline (one-step
+                inference; prompt inference runs it in the session).
+
+        Yields:
+            tuple[list[dict], list[dict]]: The :meth:`load_input` dicts of
+            the images read (with ``index``, ``label`` and, with the
+            pipeline, ``packed``), and the failure records of the others.
+        """
+        for start in range(0, len(inputs), batch_size):
+            batch, failures = [], []
+            for index in range(start, min(start + batch_size, len(inputs))):
+                source, name = inputs[index]
+                label = source if isinstance(source, str) else name
+                try:
+                    loaded = self.load_input(source, name, index)
+                    loaded.update(index=index, label=label)
+                    if with_pipeline:
+                        loaded['packed'] = self.pipeline(loaded['data'])
+                    batch.append(loaded)
+                except Exception as e:  # noqa: BLE001
+                    failures.append(self._failure(label, e))
+            yield batch, failures
+
+    def forward(self,
+                inputs: List[dict],
+                prompts: Optional[List[np.ndarray]] = None,
+                prompt_decoder: Optional[str] = None,
+                prompt_type: Optional[str] = None) -> List[DetDataSample]:
+        """Predict a batch from :meth:`preprocess`.
+
+        Args:
+            inputs (list[dict]): Loaded images of one batch.
+            prompts (list[np.ndarray], optional): One mask per image of the
+                whole call (indexed by image id); None: one-step inference.
+            prompt_decoder (str, optional): Decoder of the prompts.
+            prompt_type (str, optional): Prompt type of the prompts.
+
+        Returns:
+            list[DetDataSample]: Predicted samples (docs/data_sample.md
+            section 2).
+        """
+        if prompts is None:
+            data = self.collate_fn([loaded['packed'] for loaded in inputs])
+            with torch.no_grad():
+                return self.model.test_step(data)
+        samples = []
+        for loaded in inputs:
+            session = AIMSImageSession(self, loaded['img'], loaded['name'],
+                                       loaded['index'])
+            if loaded['data']['img_path'] is not None:
+                session.data_sample.set_metainfo(
+                    dict(img_path=loaded['data']['img_path']))
+            sample = session.prompt_sample(prompts[loaded['index']],
+                                           prompt_decoder, prompt_type)
+            # the other levels are empty under a prompt: no panel for them
+            samples.append(
+                self.filter_levels(
+                    sample, [self.model.prompt_output_levels[prompt_decoder]]))
+        return samples
+
+    def visualize(self,
+                  inputs: List[dict],
+                  preds: List[DetDataSample],
+                  return_vis: bool = False,
+                  show: bool = False,
+                  wait_time: float = 0,
+                  pred_score_thr: float = 0.3,
+                  img_out_dir: str = '',
+                  no_save_vis: bool = False) -> Optional[List[np.ndarray]]:
+        """Draw the predictions of a batch.
+
+        Writes ``vis/<name>.png`` (all levels side by side with links),
+        ``vis/<name>_<level>.png`` (one level each) and
+        ``hierarchy/<name>.png`` (the scene graph) under ``img_out_dir``.
+
+        Args:
+            inputs (list[dict]): Loaded images (:meth:`preprocess`).
+            preds (list[DetDataSample]): Their predictions.
+            return_vis (bool): Return the drawn images.
+            show (bool): Display them.
+            wait_time (float): Display interval (s).
+            pred_score_thr (float): Masks with a score <= this are not
+                drawn.
+            img_out_dir (str): Output folder; empty: nothing is written.
+            no_save_vis (bool): Do not write pictures.
+
+        Returns:
+            list[np.ndarray] | None: The drawn RGB images with
+            ``return_vis``.
+        """
+        vis_dir = '' if no_save_vis else img_out_dir
+        if not (vis_dir or return_vis or show):
+            return None
+        from mmaims.visualization import draw_scene_graph, scene_graph_masks
+        drawn = []
+        for loaded, sample in zip(inputs, preds):
+            name = loaded['name']
+            image = np.ascontiguousarray(loaded['img'][..., ::-1])
+            self.visualizer.add_datasample(
+                name,
+                image,
+                sample,
+                draw_gt=False,
+                show=show,
+                wait_time=wait_time,
+                out_file=osp.join(vis_dir, 'vis', f'{name}.png')
+                if vis_dir else None,
+                pred_score_thr=pred_score_thr)
+            drawn.append(self.visualizer.get_image())
+            if not vis_dir:
+                continue
+            panels = self.visualizer.draw_level_panels(image, sample,
+                                                       pred_score_thr)
+            for level, panel in panels.items():
+                mmcv.imwrite(panel[..., ::-1],
+                             osp.join(vis_dir, 'vis', f'{name}_{level}.png'))
+            pred = self.sample_to_result(sample, name)
+            tree = build_hierarchy(
+                pred,
+                pred_score_thr,
+                image_id=loaded['index'],
+                prompt=pred.get('prompt'))
+            graph = draw_scene_graph(image, tree,
+                                     scene_graph_masks(pred, tree))
+            mmcv.imwrite(graph[..., ::-1],
+                         osp.join(vis_dir, 'hierarchy', f'{name}.png'))
+        return drawn if return_vis else None
+
+    def postprocess(self,
+                    preds: List[DetDataSample],
+                    visualization: Optional[List[np.ndarray]] = None,
+                    return_datasamples: bool = False,
+                    pred_out_dir: str = '',
+                    no_save_pred: bool = False,
+                    inputs: Optional[List[dict]] = None,
+                    pred_score_thr: float = 0.3) -> dict:
+        """Prediction dicts and hierarchy trees of a batch; save them.
+
+        Writes ``preds/<name>.json`` (formats.md section 2) and
+        ``hierarchy/<name>.json`` (:func:`build_hierarchy`) under
+        ``pred_out_dir``.
+
+        Args:
+            preds (list[DetDataSample]): Predictions.
+            visualization (list[np.ndarray], optional): From
+                :meth:`visualize`, passed through.
+            return_datasamples (bool): Return the samples instead of dicts.
+            pred_out_dir (str): Output folder; empty: nothing is written.
+            no_save_pred (bool): Do not write JSON files.
+            inputs (list[dict], optional): The loaded images (names, notes,
+                image ids); without them names are ``image_<i>``.
+            pred_score_thr (float): Score threshold of the hierarchy.
+
+        Returns:
+            dict: ``predictions``, ``hierarchy`` and ``visualization``.
+        """
+        out_dir = '' if no_save_pred else pred_out_dir
+        predictions, trees = [], []
+        for i, sample in enumerate(preds):
+            loaded = inputs[i] if inputs is not None else dict(
+                name=f'image_{i}',
+                notes=[],
+                index=sample.metainfo.get('img_id', i))
+            pred = self.sample_to_result(sample, loaded['name'],
+                                         loaded['notes'])
+            tree = build_hierarchy(
+                pred,
+                pred_score_thr,
+                image_id=loaded['index'],
+                prompt=pred.get('prompt'))
+            tree['image'] = pred['image']
+            if out_dir:
+                mmengine.dump(
+                    pred, osp.join(out_dir, 'preds', f'{loaded["name"]}.json'))
+                mmengine.dump(
+                    tree,
+                    osp.join(out_dir, 'hierarchy', f'{loaded["name"]}.json'))
+            predictions.append(sample if return_datasamples else pred)
+            trees.append(tree)
+        return dict(
+            predictions=predictions,
+            hierarchy=trees,
+            visualization=visualization)

@@ -1,0 +1,242 @@
+# Copyright (c) mmaims contributors. All rights reserved.
+import os.path as osp
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from mmaims.apis import AIMSInferencer
+from mmaims.structures import LEVELS, decode_rle, validate_predictions
+
+TESTS = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TINY_CONFIG = osp.join(TESTS, 'data', 'configs', 'aims_tiny.py')
+INFER_DATA = osp.join(TESTS, 'data', 'inference')
+IMAGES = osp.join(INFER_DATA, 'images')
+PROMPTS = osp.join(INFER_DATA, 'prompts')
+GOOD = osp.join(IMAGES, 'good.png')
+LINK_LEVELS = {
+    'entity-part': ('entity', 'part'),
+    'relation-entity': ('relation', 'entity')
+}
+
+
+def check_prediction(pred, height, width, image_id=None):
+    """A valid section-2 dict whose masks decode to the image size and
+    whose links join existing masks of the right levels."""
+    gt = dict(images=[
+        dict(
+            id=pred['masks'][0]['image_id'] if image_id is None else image_id,
+            height=height,
+            width=width)
+    ])
+    validate_predictions(pred, gt=gt, file_name='inferencer output')
+    assert (pred['height'], pred['width']) == (height, width)
+    by_id = {m['id']: m for m in pred['masks']}
+    assert len(by_id) == len(pred['masks'])
+    for mask in pred['masks']:
+        assert mask['level'] in LEVELS
+        assert 0 <= mask['score'] <= 1
+        decoded = decode_rle(mask['segmentation'])
+        assert decoded.shape == (height, width) and decoded.any()
+    for link in pred['links']:
+        parent_level, child_level = LINK_LEVELS[link['type']]
+        assert by_id[link['parent_id']]['level'] == parent_level
+        assert by_id[link['child_id']]['level'] == child_level
+        assert link['image_id'] == by_id[link['parent_id']]['image_id']
+
+
+def levels_of(pred):
+    return {m['level'] for m in pred['masks']}
+
+
+def test_single_image_all_levels(inferencer):
+    result = inferencer(GOOD)
+    assert result['failures'] == [] and result['skipped'] == []
+    [pred] = result['predictions']
+    check_prediction(pred, 48, 64, image_id=0)
+    assert pred['image'] == GOOD and pred['notes'] == []
+    # the tiny random model keeps masks at every level and links of both
+    # types, so the checks above are not vacuous
+    assert levels_of(pred) == set(LEVELS)
+    assert {link['type'] for link in pred['links']} == set(LINK_LEVELS)
+    tree = result['hierarchy'][0]
+    assert tree['image_id'] == 0 and tree['score_thr'] == 0.3
+
+
+def test_checkpoint_is_loaded(inferencer, tiny_checkpoint):
+    state = torch.load(tiny_checkpoint, weights_only=True)['state_dict']
+    for key, value in inferencer.model.state_dict().items():
+        assert torch.equal(value.cpu(), state[key]), key
+
+
+def test_array_and_list_inputs(inferencer):
+    img = cv2.imread(GOOD)
+    result = inferencer([img, GOOD], batch_size=2)
+    preds = result['predictions']
+    assert len(preds) == 2 and result['failures'] == []
+    assert [p['masks'][0]['image_id'] for p in preds] == [0, 1]
+    assert preds[0]['image'] == 'array_0' and preds[1]['image'] == GOOD
+    for pred in preds:
+        check_prediction(pred, 48, 64)
+    # an array is an H x W x 3 BGR image like a file read by OpenCV: the
+    # same pixels give the same prediction
+    single = inferencer(img)['predictions'][0]
+    from_file = inferencer(GOOD)['predictions'][0]
+    assert [m['segmentation'] for m in single['masks']] == \
+        [m['segmentation'] for m in from_file['masks']]
+
+
+def test_folder_with_bad_files(inferencer, tmp_path):
+    with pytest.warns(UserWarning) as record:
+        result = inferencer(IMAGES)
+    names = sorted(osp.basename(p['image']) for p in result['predictions'])
+    # the bad file does not stop the others
+    assert names == ['good.png', 'gray.png', 'rgba.png']
+    [failure] = result['failures']
+    assert failure['input'].endswith('broken.png')
+    assert 'broken.png' in failure['error'] and 'not a readable image' in \
+        failure['error']
+    [skipped] = result['skipped']
+    assert 'notes.txt' in skipped
+    notes = {
+        osp.basename(p['image']): p['notes']
+        for p in result['predictions']
+    }
+    assert notes['good.png'] == []
+    assert 'grayscale image converted to 3 channels' in notes['gray.png'][0]
+    assert 'RGBA image converted' in notes['rgba.png'][0]
+    messages = ' '.join(str(w.message) for w in record)
+    assert 'grayscale' in messages and 'RGBA' in messages
+    for pred in result['predictions']:
+        check_prediction(pred, 48, 64)
+
+
+def test_levels_subset(inferencer):
+    pred = inferencer(GOOD, levels=['part', 'entity'])['predictions'][0]
+    assert levels_of(pred) == {'part', 'entity'}
+    assert {link['type'] for link in pred['links']} == {'entity-part'}
+    check_prediction(pred, 48, 64)
+    pred = inferencer(GOOD, levels='relation')['predictions'][0]
+    assert levels_of(pred) == {'relation'} and pred['links'] == []
+
+
+def test_unknown_level(inferencer):
+    with pytest.raises(ValueError, match=r"unknown level name\(s\) \['car'\]"):
+        inferencer(GOOD, levels=['entity', 'car'])
+
+
+def test_prompt_inference(inferencer):
+    prompt = cv2.imread(osp.join(PROMPTS, 'box.png'), 0) > 0
+    result = inferencer(
+        GOOD, prompt=osp.join(PROMPTS, 'box.png'), prompt_decoder='part')
+    [pred] = result['predictions']
+    assert pred['prompt'] == dict(
+        decoder='part', prompt_type='one_entity', level='part')
+    assert levels_of(pred) == {'part'} and pred['links'] == []
+    check_prediction(pred, 48, 64)
+    # drill-down masks are sub-masks of the prompt
+    for mask in pred['masks']:
+        assert not (decode_rle(mask['segmentation']) & ~prompt).any()
+    # the relation decoder splits a prompt into entities
+    pred = inferencer(
+        GOOD, prompt=prompt, prompt_decoder='relation')['predictions'][0]
+    assert pred['prompt']['level'] == 'entity'
+    assert levels_of(pred) == {'entity'}
+
+
+def test_prompt_of_another_size_is_resized(inferencer):
+    with pytest.warns(
+            UserWarning,
+            match='prompt of size 24x32 resized to '
+            'the image size 48x64'):
+        result = inferencer(GOOD, prompt=osp.join(PROMPTS, 'box_small.png'))
+    check_prediction(result['predictions'][0], 48, 64)
+    stretched = np.ones((10, 40), bool)
+    with pytest.warns(UserWarning, match='aspect ratio differs'):
+        inferencer(GOOD, prompt=stretched)
+
+
+def test_bad_prompts(inferencer):
+    with pytest.raises(ValueError, match='empty.png: the prompt is empty'):
+        inferencer(GOOD, prompt=osp.join(PROMPTS, 'empty.png'))
+    with pytest.raises(ValueError, match='missing.png: file not found'):
+        inferencer(GOOD, prompt=osp.join(PROMPTS, 'missing.png'))
+    with pytest.raises(ValueError, match='unknown prompt decoder "car"'):
+        inferencer(GOOD, prompt=np.ones((48, 64), bool), prompt_decoder='car')
+    with pytest.raises(ValueError, match='2 prompts for 1 images'):
+        inferencer(GOOD, prompt=[np.ones((48, 64), bool)] * 2)
+    with pytest.raises(ValueError, match='need a prompt'):
+        inferencer(GOOD, prompt_decoder='part')
+    with pytest.raises(ValueError, match='levels=.* excludes'):
+        inferencer(GOOD, prompt=np.ones((48, 64), bool), levels=['entity'])
+
+
+def test_session_computes_features_once(inferencer, monkeypatch):
+    calls = []
+    extract_feat = inferencer.model.extract_feat
+
+    def counting_extract_feat(inputs):
+        calls.append(tuple(inputs.shape))
+        return extract_feat(inputs)
+
+    monkeypatch.setattr(inferencer.model, 'extract_feat',
+                        counting_extract_feat)
+    session = inferencer.session(GOOD)
+    assert len(calls) == 1
+    one_step = session.predict()
+    box = cv2.imread(osp.join(PROMPTS, 'box.png'), 0)
+    left = np.zeros((48, 64), bool)
+    left[:, :32] = True
+    parts = session.prompt([box, left], decoder='part')
+    entities = session.prompt(left, decoder='entity')
+    assert len(calls) == 1
+    assert len(parts) == 2 and len(entities) == 1
+    assert parts[0]['prompt']['decoder'] == 'part'
+    assert entities[0]['prompt'] == dict(
+        decoder='entity', prompt_type='partial', level='entity')
+    for pred in parts + entities:
+        check_prediction(pred, 48, 64)
+    # one-step inference on cached features equals the plain call
+    plain = inferencer(GOOD)['predictions'][0]
+    assert one_step['masks'] == plain['masks']
+    assert one_step['links'] == plain['links']
+    # inferencer.prompt: one image, several prompts, one feature pass
+    calls.clear()
+    assert len(inferencer.prompt(GOOD, [box, left], decoder='part')) == 2
+    assert len(calls) == 1
+    calls.clear()
+    inferencer.prompt(session, box)
+    assert calls == []
+
+
+def test_out_dir_files(inferencer, tmp_path):
+    shutil.copy(GOOD, tmp_path / 'scene.png')
+    inferencer(
+        str(tmp_path / 'scene.png'),
+        out_dir=str(tmp_path / 'out'),
+        pred_score_thr=0.0)
+    out = tmp_path / 'out'
+    for rel in ('preds/scene.json', 'hierarchy/scene.json',
+                'hierarchy/scene.png', 'vis/scene.png', 'vis/scene_part.png',
+                'vis/scene_entity.png', 'vis/scene_relation.png'):
+        assert (out / rel).is_file(), rel
+    vis = cv2.imread(str(out / 'vis' / 'scene_part.png'))
+    # small images are enlarged for drawing (min_size 256 of the visualizer)
+    assert vis.shape == (48 * 6, 64 * 6, 3)
+
+
+def test_config_name_and_random_weights(tiny_checkpoint):
+    cfg = AIMSInferencer.resolve_config('aims_r50')
+    assert cfg.model.type == 'AIMS'
+    assert AIMSInferencer.resolve_config('aims_r50.py').filename == \
+        cfg.filename
+    with pytest.raises(FileNotFoundError, match='known names: .*aims_r50'):
+        AIMSInferencer.resolve_config('aims_nonexistent')
+    with pytest.raises(FileNotFoundError, match='neither a file'):
+        AIMSInferencer.resolve_config('no/such/config.py')
+    with pytest.warns(UserWarning, match='random weights'):
+        inferencer = AIMSInferencer(TINY_CONFIG, show_progress=False)
+    assert str(next(inferencer.model.parameters()).device) == (
+        'cuda:0' if torch.cuda.is_available() else 'cpu')
