@@ -2,6 +2,7 @@
 import copy
 import logging
 import os.path as osp
+import uuid
 import warnings
 from typing import Callable, List, Optional, Sequence, Tuple, Union
 
@@ -100,7 +101,6 @@ class AIMSInferencer(BaseInferencer):
         # also installs the weights-only checkpoint loader
         register_all_modules(init_default_scope=False)
         init_default_scope(scope)
-        self.scope = scope
         if isinstance(model, str):
             model = self.resolve_config(model)
         if device is None:
@@ -183,7 +183,12 @@ class AIMSInferencer(BaseInferencer):
         name = cfg.get('test_dataloader', {}).get('collate_fn')
         if name is None:
             return pseudo_collate
-        return FUNCTIONS.get(name['type'] if isinstance(name, dict) else name)
+        name = name['type'] if isinstance(name, dict) else name
+        collate_fn = FUNCTIONS.get(name)
+        if collate_fn is None:
+            raise ValueError(f'test_dataloader.collate_fn "{name}" is not a '
+                             'registered function')
+        return collate_fn
 
     def _init_pipeline(self, cfg: Config) -> Compose:
         """The test pipeline without file loading and annotations.
@@ -221,10 +226,8 @@ class AIMSInferencer(BaseInferencer):
         # pictures are written to out_dir by the inferencer itself; the
         # training-time backends (LocalVisBackend...) have no save_dir here
         vis_cfg['vis_backends'] = []
-        name = f'aims_inferencer-{id(self)}'
-        if Visualizer.check_instance_created(name):
-            name = f'{name}-{len(Visualizer._instance_dict)}'
-        vis_cfg['name'] = name
+        # visualizer names are global (ManagerMixin): one per inferencer
+        vis_cfg['name'] = f'aims_inferencer-{uuid.uuid4().hex}'
         return VISUALIZERS.build(vis_cfg)
 
     # ------------------------------------------------------------------

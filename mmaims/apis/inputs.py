@@ -6,6 +6,7 @@ an unreadable image raises :class:`ImageLoadError`; an image that is read
 but converted (grayscale, RGBA, 16-bit) comes back with a note that says
 what was done, and the inferencer emits it as a warning.
 """
+import os
 import os.path as osp
 import warnings
 from typing import List, Optional, Sequence, Tuple, Union
@@ -37,7 +38,6 @@ def list_image_folder(folder: str) -> Tuple[List[str], List[str]]:
         (:data:`IMG_EXTENSIONS`, case-insensitive) and sorted paths of the
         other files, which the caller reports as skipped.
     """
-    import os
     images, others = [], []
     for name in sorted(os.listdir(folder)):
         path = osp.join(folder, name)

@@ -213,10 +213,14 @@ def test_session_computes_features_once(inferencer, monkeypatch):
 
 def test_out_dir_files(inferencer, tmp_path):
     shutil.copy(GOOD, tmp_path / 'scene.png')
-    inferencer(
+    result = inferencer(
         str(tmp_path / 'scene.png'),
         out_dir=str(tmp_path / 'out'),
-        pred_score_thr=0.0)
+        pred_score_thr=0.0,
+        return_vis=True)
+    # the three level panels side by side, RGB
+    [drawn] = result['visualization']
+    assert drawn.shape == (48 * 6, 3 * 64 * 6, 3)
     out = tmp_path / 'out'
     for rel in ('preds/scene.json', 'hierarchy/scene.json',
                 'hierarchy/scene.png', 'vis/scene.png', 'vis/scene_part.png',

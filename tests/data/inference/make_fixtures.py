@@ -24,8 +24,8 @@ REPO = osp.dirname(osp.dirname(osp.dirname(HERE)))
 
 def _val_image(size: int, seed: int) -> np.ndarray:
     with tempfile.TemporaryDirectory() as tmp:
-        make_synthetic_dataset(tmp, num_images=1, num_val=1, seed=seed,
-                               size=size)
+        make_synthetic_dataset(
+            tmp, num_images=1, num_val=1, seed=seed, size=size)
         folder = osp.join(tmp, 'images', 'val')
         name = sorted(os.listdir(folder))[0]
         return cv2.imread(osp.join(folder, name), cv2.IMREAD_COLOR)
@@ -37,11 +37,11 @@ def main() -> None:
     os.makedirs(images, exist_ok=True)
     os.makedirs(prompts, exist_ok=True)
 
-    scene = cv2.resize(_val_image(64, seed=1), (64, 48),
-                       interpolation=cv2.INTER_AREA)
+    scene = cv2.resize(
+        _val_image(64, seed=1), (64, 48), interpolation=cv2.INTER_AREA)
     cv2.imwrite(osp.join(images, 'good.png'), scene)
-    cv2.imwrite(osp.join(images, 'gray.png'),
-                cv2.cvtColor(scene, cv2.COLOR_BGR2GRAY))
+    cv2.imwrite(
+        osp.join(images, 'gray.png'), cv2.cvtColor(scene, cv2.COLOR_BGR2GRAY))
     alpha = np.full(scene.shape[:2], 255, np.uint8)
     alpha[:, :8] = 0
     cv2.imwrite(osp.join(images, 'rgba.png'), np.dstack([scene, alpha]))
@@ -53,8 +53,9 @@ def main() -> None:
     box = np.zeros((48, 64), np.uint8)
     box[8:40, 12:44] = 255
     cv2.imwrite(osp.join(prompts, 'box.png'), box)
-    cv2.imwrite(osp.join(prompts, 'box_small.png'),
-                cv2.resize(box, (32, 24), interpolation=cv2.INTER_NEAREST))
+    cv2.imwrite(
+        osp.join(prompts, 'box_small.png'),
+        cv2.resize(box, (32, 24), interpolation=cv2.INTER_NEAREST))
     cv2.imwrite(osp.join(prompts, 'empty.png'), np.zeros((48, 64), np.uint8))
 
     os.makedirs(osp.join(REPO, 'demo'), exist_ok=True)

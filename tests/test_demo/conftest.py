@@ -1,0 +1,32 @@
+# Copyright (c) mmaims contributors. All rights reserved.
+"""A tiny randomly initialised AIMS, saved as a checkpoint, for inference
+tests (tests/data/configs/aims_tiny.py)."""
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+
+TESTS = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TINY_CONFIG = osp.join(TESTS, 'data', 'configs', 'aims_tiny.py')
+INFER_DATA = osp.join(TESTS, 'data', 'inference')
+
+
+@pytest.fixture(scope='session')
+def tiny_checkpoint(tmp_path_factory):
+    from mmaims.registry import MODELS
+    from mmaims.utils import register_all_modules
+    register_all_modules()
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(TINY_CONFIG).model)
+    model.init_weights()
+    path = str(tmp_path_factory.mktemp('tiny') / 'tiny.pth')
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
+    return path
+
+
+@pytest.fixture(scope='module')
+def inferencer(tiny_checkpoint):
+    from mmaims.apis import AIMSInferencer
+    return AIMSInferencer(
+        TINY_CONFIG, tiny_checkpoint, device='cpu', show_progress=False)
