@@ -1,13 +1,14 @@
 # Copyright (c) mmaims contributors. All rights reserved.
-"""A tiny randomly initialised AIMS, saved as a checkpoint, for inference
-tests (tests/data/configs/aims_tiny.py)."""
+"""Fixtures shared by the whole suite: a tiny randomly initialised AIMS
+(tests/data/configs/aims_tiny.py) saved as a checkpoint, and an inferencer
+built from it, for the inference, demo and visualizer tests."""
 import os.path as osp
 
 import pytest
 import torch
 from mmengine.config import Config
 
-TESTS = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TESTS = osp.dirname(osp.abspath(__file__))
 TINY_CONFIG = osp.join(TESTS, 'data', 'configs', 'aims_tiny.py')
 INFER_DATA = osp.join(TESTS, 'data', 'inference')
 

@@ -1,0 +1,44 @@
+# Copyright (c) mmaims contributors. All rights reserved.
+"""A test-only hook: records which samples each training iteration saw, and
+can kill the run after a given iteration to simulate an interruption."""
+import json
+import os
+import os.path as osp
+from typing import Optional
+
+from mmengine.dist import get_rank
+from mmengine.hooks import Hook
+
+from mmaims.registry import HOOKS
+
+
+@HOOKS.register_module(force=True)
+class RecordSamplesHook(Hook):
+    """Append ``{iter, rank, samples: [[img_id, sample_type], ...]}`` per
+    training iteration to ``work_dir/samples.jsonl``.
+
+    Args:
+        kill_after (int, optional): After this many iterations (and after
+            the CheckpointHook of that iteration: this hook has the lowest
+            priority) the process exits at once with status 3, like a
+            killed job. Only when the work dir has no ``killed`` marker, so
+            the resumed run goes on.
+    """
+    priority = 'LOWEST'
+
+    def __init__(self, kill_after: Optional[int] = None) -> None:
+        self.kill_after = kill_after
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        samples = [[s.metainfo['img_id'], s.metainfo['task']['sample_type']]
+                   for s in data_batch['data_samples']]
+        line = json.dumps(dict(iter=batch_idx, rank=get_rank(),
+                               samples=samples))
+        with open(osp.join(runner.work_dir, 'samples.jsonl'), 'a') as f:
+            f.write(line + '\n')
+        marker = osp.join(runner.work_dir, 'killed')
+        if self.kill_after is not None and batch_idx + 1 == \
+                self.kill_after and not osp.exists(marker):
+            open(marker, 'w').close()
+            os._exit(3)
