@@ -46,15 +46,16 @@ def test_cpu_distributed_setup_uses_gloo():
     script = (
         'import torch, torch.distributed as dist\n'
         'from mmengine.config import Config\n'
+        'from mmengine.registry import MODEL_WRAPPERS\n'
         'from mmaims.utils import register_all_modules, setup_distributed\n'
-        'from mmaims.registry import MODEL_WRAPPERS\n'
         'register_all_modules()\n'
         "cfg = Config(dict(env_cfg=dict(dist_cfg=dict(backend='nccl'))))\n"
         "setup_distributed('pytorch', cfg)\n"
         'print(dist.get_backend(), cfg.env_cfg.dist_cfg.backend,\n'
         '      cfg.model_wrapper_cfg.type)\n'
-        'wrapper = MODEL_WRAPPERS.build(dict(cfg.model_wrapper_cfg,\n'
-        '    module=torch.nn.Linear(2, 2), device_ids=[0]))\n'
+        '# what mmengine.Runner.wrap_model does with the config\n'
+        'wrapper = MODEL_WRAPPERS.build(cfg.model_wrapper_cfg, default_args=\n'
+        '    dict(module=torch.nn.Linear(2, 2), device_ids=[0]))\n'
         'print(type(wrapper).__name__, wrapper.device_ids)\n'
         'dist.destroy_process_group()\n')
     env = dict(
@@ -72,7 +73,5 @@ def test_cpu_distributed_setup_uses_gloo():
                          timeout=120)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.split('\n')
-    assert lines[0].split() == [
-        'gloo', 'gloo', 'AIMSDistributedDataParallel'
-    ]
-    assert lines[1].split() == ['AIMSDistributedDataParallel', 'None']
+    assert lines[0].split() == ['gloo', 'gloo', 'MMDistributedDataParallel']
+    assert lines[1].split() == ['MMDistributedDataParallel', 'None']

@@ -1,4 +1,3 @@
 # Copyright (c) mmaims contributors. All rights reserved.
-from .model_wrapper import AIMSDistributedDataParallel
-
-__all__ = ['AIMSDistributedDataParallel']
+"""Runner components of mmaims (hooks, loops, optimizers). The registries of
+mmaims/registry.py look here; mmaims needs none of its own yet."""

@@ -57,13 +57,18 @@ def setup_distributed(launcher: str, cfg: Config) -> None:
     """Prepare a config (and, on CPU, the process group) for a launcher.
 
     mmengine 0.10.7 initialises every launcher with
-    ``torch.cuda.set_device``, which a CPU-only torch does not have. On a
-    machine without CUDA this function therefore starts the process group
-    itself with the ``gloo`` backend (the Runner then sees an initialised
-    group and skips its own set-up) and selects
-    ``AIMSDistributedDataParallel``, which wraps CPU modules without
-    ``device_ids``. With CUDA nothing is started here and the configured
-    backend (``nccl`` by default) is used by the Runner as usual.
+    ``torch.cuda.set_device``, which a CPU-only torch does not have, and
+    wraps the model with ``device_ids=[LOCAL_RANK]``, which
+    ``DistributedDataParallel`` rejects for a CPU module. On a machine
+    without CUDA this function therefore starts the process group itself
+    with the ``gloo`` backend (the Runner then sees an initialised group and
+    skips its own set-up) and sets ``model_wrapper_cfg`` to mmengine's
+    ``MMDistributedDataParallel`` with ``device_ids=None`` (a config value
+    takes precedence over the Runner's default argument), keeping the
+    Runner's defaults ``broadcast_buffers=False`` and
+    ``find_unused_parameters=cfg.find_unused_parameters``. With CUDA
+    nothing is changed and the configured backend (``nccl`` by default) is
+    used by the Runner as usual.
 
     Args:
         launcher (str): ``'none'``, ``'pytorch'`` or ``'slurm'``.
@@ -76,8 +81,11 @@ def setup_distributed(launcher: str, cfg: Config) -> None:
     cfg.setdefault('env_cfg', dict())
     cfg.env_cfg.setdefault('dist_cfg', dict())
     cfg.env_cfg.dist_cfg['backend'] = 'gloo'
-    wrapper_cfg = cfg.get('model_wrapper_cfg') or dict()
-    wrapper_cfg.setdefault('type', 'AIMSDistributedDataParallel')
+    wrapper_cfg = cfg.get('model_wrapper_cfg') or dict(
+        type='MMDistributedDataParallel',
+        broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper_cfg['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper_cfg
     if torch_dist.is_available() and torch_dist.is_initialized():
         return
