@@ -15,7 +15,8 @@ import numpy as np
 from mmaims.structures import ENTITY, encode_mask
 from .common import (ConversionError, ConversionReport, HierarchicalCocoWriter,
                      WorkerResult, image_record, load_json, make_annotation,
-                     map_with_progress, read_panoptic_png, require_keys)
+                     index_images, map_with_progress, read_panoptic_png,
+                     require_keys)
 
 SOURCE = 'coco'
 
@@ -159,14 +160,7 @@ def convert_coco_panoptic(ann_file: str,
     """
     data = load_json(ann_file, 'COCO panoptic annotation file')
     require_keys(data, ['images', 'annotations'], ann_file)
-    images = {}
-    for img in data['images']:
-        require_keys(img, ['id', 'file_name', 'height', 'width'],
-                     f'{ann_file}: image {img.get("id")}')
-        if img['id'] in images:
-            raise ConversionError(
-                f'{ann_file}: image id {img["id"]} occurs twice')
-        images[img['id']] = img
+    images = index_images(data['images'], ann_file)
     report = ConversionReport(SOURCE)
     items = []
     annotated = set()

@@ -454,3 +454,19 @@ def require_keys(record: dict, keys: Sequence[str], where: str) -> None:
 
 
 WorkerResult = Tuple[Optional[dict], List[dict], ConversionReport]
+
+
+def index_images(images: Sequence[dict], ann_file: str) -> Dict:
+    """Index COCO-style ``images[]`` by id, checking the keys every
+    converter needs (``id``, ``file_name``, ``height``, ``width``) and that
+    no id repeats; errors name the file and the image id."""
+    index = {}
+    for img in images:
+        require_keys(img, ['id', 'file_name', 'height', 'width'],
+                     f'{ann_file}: image {img.get("id")}')
+        if img['id'] in index:
+            raise ConversionError(
+                f'{ann_file}: image id {img["id"]} occurs twice')
+        index[img['id']] = img
+    return index
+

@@ -17,8 +17,8 @@ from typing import Optional
 
 from mmaims.structures import ENTITY, merge_rles, rle_area, to_rle
 from .common import (ConversionError, ConversionReport, HierarchicalCocoWriter,
-                     coco_id_from_file_name, image_record, load_json,
-                     make_annotation, require_keys)
+                     coco_id_from_file_name, image_record, index_images,
+                     load_json, make_annotation, require_keys)
 
 SOURCE = 'entityseg'
 
@@ -83,14 +83,7 @@ def convert_entityseg(ann_file: str,
     """
     data = load_json(ann_file, 'EntitySeg annotation file')
     require_keys(data, ['images', 'annotations'], ann_file)
-    images = {}
-    for img in data['images']:
-        require_keys(img, ['id', 'file_name', 'height', 'width'],
-                     f'{ann_file}: image {img.get("id")}')
-        if img['id'] in images:
-            raise ConversionError(
-                f'{ann_file}: image id {img["id"]} occurs twice')
-        images[img['id']] = img
+    images = index_images(data['images'], ann_file)
     by_image = defaultdict(list)
     ann_ids = set()
     for ann in data['annotations']:

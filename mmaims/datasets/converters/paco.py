@@ -17,8 +17,8 @@ from typing import Dict, List, Optional
 
 from mmaims.structures import ENTITY, PART, rle_area, to_rle
 from .common import (ConversionError, ConversionReport, HierarchicalCocoWriter,
-                     coco_id_from_file_name, image_record, load_json,
-                     make_annotation, require_keys)
+                     coco_id_from_file_name, image_record, index_images,
+                     load_json, make_annotation, require_keys)
 
 SOURCE = 'paco'
 
@@ -88,18 +88,13 @@ def convert_paco(ann_file: str,
     for cat in data['categories']:
         require_keys(cat, ['id', 'name'], f'{ann_file}: category')
         categories[cat['id']] = cat
-    images = {}
-    for img in data['images']:
-        if 'file_name' not in img and 'coco_url' in img:
-            # LVIS v1 images carry only coco_url; its path below the host is
-            # the COCO-root-relative file name (``train2017/...jpg``).
-            img = dict(img, file_name=img['coco_url'].split('.org/', 1)[-1])
-        require_keys(img, ['id', 'file_name', 'height', 'width'],
-                     f'{ann_file}: image {img.get("id")}')
-        if img['id'] in images:
-            raise ConversionError(
-                f'{ann_file}: image id {img["id"]} occurs twice')
-        images[img['id']] = img
+    # LVIS v1 images carry only coco_url; its path below the host is the
+    # COCO-root-relative file name (``train2017/...jpg``).
+    images = index_images([
+        img if 'file_name' in img or 'coco_url' not in img else dict(
+            img, file_name=img['coco_url'].split('.org/', 1)[-1])
+        for img in data['images']
+    ], ann_file)
 
     anns_by_id: Dict[int, dict] = {}
     for ann in data['annotations']:
