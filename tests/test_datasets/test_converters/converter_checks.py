@@ -79,3 +79,29 @@ def check_report(report) -> dict:
     for unit, c in counts.items():
         assert c['kept'] + sum(c['skipped'].values()) == c['read'], unit
     return counts
+
+
+def convert_all_fixtures(root, ppp_spec_file=None):
+    """Convert the five source fixtures into ``root``; return their paths
+    by source name."""
+    from mmaims.datasets.converters import (convert_coco_panoptic,
+                                            convert_entityseg, convert_paco,
+                                            convert_ppp, convert_psg)
+    files = dict(
+        coco=str(root / 'coco.json'),
+        entityseg=str(root / 'entityseg.json'),
+        ppp=str(root / 'ppp.json'),
+        paco=str(root / 'paco.json'),
+        psg=str(root / 'psg.json'))
+    convert_coco_panoptic(
+        osp.join(SAMPLE, 'panoptic_examples.json'),
+        osp.join(SAMPLE, 'panoptic_examples'), files['coco'])
+    convert_entityseg(
+        osp.join(DATA, 'entityseg', 'entityseg_sample.json'),
+        files['entityseg'])
+    convert_ppp(
+        osp.join(DATA, 'ppp', 'labels'), files['ppp'],
+        spec_file=ppp_spec_file)
+    convert_paco(osp.join(DATA, 'paco', 'paco_sample.json'), files['paco'])
+    convert_psg(osp.join(DATA, 'psg', 'psg_sample.json'), SAMPLE, files['psg'])
+    return files

@@ -4,36 +4,18 @@ import json
 import os.path as osp
 
 import pytest
-from converter_checks import DATA, SAMPLE
+from converter_checks import DATA, convert_all_fixtures
 
-from mmaims.datasets.converters import (build_eval_split,
-                                        convert_coco_panoptic,
-                                        convert_entityseg, convert_paco,
-                                        convert_ppp, convert_psg)
+from mmaims.datasets.converters import build_eval_split
 from mmaims.datasets.hierarchical_coco import HierarchicalCocoDataset
 
 
 @pytest.fixture(scope='module')
 def converted(tmp_path_factory):
     root = tmp_path_factory.mktemp('converted_load')
-    files = dict(
-        coco=str(root / 'coco.json'),
-        entityseg=str(root / 'entityseg.json'),
-        ppp=str(root / 'ppp.json'),
-        paco=str(root / 'paco.json'),
-        psg=str(root / 'psg.json'))
-    convert_coco_panoptic(
-        osp.join(SAMPLE, 'panoptic_examples.json'),
-        osp.join(SAMPLE, 'panoptic_examples'), files['coco'])
-    convert_entityseg(
-        osp.join(DATA, 'entityseg', 'entityseg_sample.json'),
-        files['entityseg'])
-    convert_ppp(
-        osp.join(DATA, 'ppp', 'labels'),
-        files['ppp'],
-        spec_file=osp.join(DATA, 'ppp', 'ppp_datasetspec_mini.yaml'))
-    convert_paco(osp.join(DATA, 'paco', 'paco_sample.json'), files['paco'])
-    convert_psg(osp.join(DATA, 'psg', 'psg_sample.json'), SAMPLE, files['psg'])
+    files = convert_all_fixtures(
+        root,
+        ppp_spec_file=osp.join(DATA, 'ppp', 'ppp_datasetspec_mini.yaml'))
     split_dir = str(root / 'split')
     build_eval_split(
         list(files.values()),

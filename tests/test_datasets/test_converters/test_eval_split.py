@@ -5,12 +5,10 @@ import os.path as osp
 import random
 
 import pytest
-from converter_checks import DATA, SAMPLE, check_hierarchical_file
+from converter_checks import (DATA, SAMPLE, check_hierarchical_file,
+                              convert_all_fixtures)
 
-from mmaims.datasets.converters import (build_eval_split,
-                                        convert_coco_panoptic,
-                                        convert_entityseg, convert_paco,
-                                        convert_ppp, convert_psg, image_keys)
+from mmaims.datasets.converters import build_eval_split, image_keys
 
 REPO = osp.abspath(osp.join(DATA, '..', '..', '..'))
 
@@ -18,21 +16,7 @@ REPO = osp.abspath(osp.join(DATA, '..', '..', '..'))
 @pytest.fixture(scope='module')
 def converted(tmp_path_factory):
     root = tmp_path_factory.mktemp('converted')
-    files = dict(
-        coco=str(root / 'coco.json'),
-        entityseg=str(root / 'entityseg.json'),
-        ppp=str(root / 'ppp.json'),
-        paco=str(root / 'paco.json'),
-        psg=str(root / 'psg.json'))
-    convert_coco_panoptic(
-        osp.join(SAMPLE, 'panoptic_examples.json'),
-        osp.join(SAMPLE, 'panoptic_examples'), files['coco'])
-    convert_entityseg(
-        osp.join(DATA, 'entityseg', 'entityseg_sample.json'),
-        files['entityseg'])
-    convert_ppp(osp.join(DATA, 'ppp', 'labels'), files['ppp'])
-    convert_paco(osp.join(DATA, 'paco', 'paco_sample.json'), files['paco'])
-    convert_psg(osp.join(DATA, 'psg', 'psg_sample.json'), SAMPLE, files['psg'])
+    files = convert_all_fixtures(root)
     return files
 
 
