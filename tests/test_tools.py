@@ -75,3 +75,54 @@ def test_cpu_distributed_setup_uses_gloo():
     lines = out.stdout.split('\n')
     assert lines[0].split() == ['gloo', 'gloo', 'MMDistributedDataParallel']
     assert lines[1].split() == ['MMDistributedDataParallel', 'None']
+
+
+def _run_distributed_script(script):
+    env = dict(
+        os.environ,
+        RANK='0',
+        LOCAL_RANK='0',
+        WORLD_SIZE='1',
+        MASTER_ADDR='127.0.0.1',
+        MASTER_PORT=str(_free_port()),
+        CUDA_VISIBLE_DEVICES='')
+    return subprocess.run([sys.executable, '-c', script],
+                          capture_output=True,
+                          text=True,
+                          env=env,
+                          timeout=120)
+
+
+def test_teardown_distributed_destroys_the_group():
+    out = _run_distributed_script(
+        'import torch, torch.distributed as dist\n'
+        'from mmengine.config import Config\n'
+        'from mmaims.utils import setup_distributed, teardown_distributed\n'
+        "setup_distributed('pytorch', Config(dict()))\n"
+        't = torch.ones(3)\n'
+        'dist.all_reduce(t)\n'
+        'print(dist.is_initialized(), int(t.sum()))\n'
+        'teardown_distributed()\n'
+        'print(dist.is_initialized())\n'
+        'teardown_distributed()  # a second call does nothing\n'
+        'print(dist.is_initialized())\n')
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ['True', '3', 'False', 'False']
+
+
+def test_group_left_alive_is_destroyed_before_interpreter_exit():
+    # a script that never tears down: the group must be gone by the time
+    # the interpreter finalises (gloo aborts the process otherwise). atexit
+    # handlers run last-registered-first, so this probe runs after the one
+    # setup_distributed registers.
+    out = _run_distributed_script(
+        'import atexit, torch, torch.distributed as dist\n'
+        'from mmengine.config import Config\n'
+        'from mmaims.utils import setup_distributed\n'
+        "atexit.register(lambda: print('at exit', dist.is_initialized()))\n"
+        "setup_distributed('pytorch', Config(dict()))\n"
+        't = torch.ones(2)\n'
+        'dist.all_reduce(t)\n'
+        "print('running', dist.is_initialized())\n")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split('\n')[:2] == ['running True', 'at exit False']

@@ -7,7 +7,8 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 from mmaims.registry import RUNNERS
-from mmaims.utils import register_all_modules, setup_distributed
+from mmaims.utils import (register_all_modules, setup_distributed,
+                          teardown_distributed)
 
 
 def parse_args():
@@ -99,6 +100,7 @@ def main():
         runner.test_evaluator.metrics.append(dump_metric)
 
     runner.test()
+    teardown_distributed()
 
 
 if __name__ == '__main__':

@@ -2,10 +2,12 @@
 from .checkpoint import (UnsafeCheckpointError, load_checkpoint_weights_only,
                          register_safe_checkpoint_loader,
                          safe_checkpoint_globals)
-from .setup_env import register_all_modules, setup_distributed
+from .setup_env import (register_all_modules, setup_distributed,
+                        teardown_distributed)
 
 __all__ = [
-    'register_all_modules', 'setup_distributed', 'UnsafeCheckpointError',
+    'register_all_modules', 'setup_distributed', 'teardown_distributed',
+    'UnsafeCheckpointError',
     'load_checkpoint_weights_only', 'register_safe_checkpoint_loader',
     'safe_checkpoint_globals'
 ]

@@ -1,4 +1,5 @@
 # Copyright (c) mmaims contributors. All rights reserved.
+import atexit
 import datetime
 import os
 import subprocess
@@ -97,6 +98,30 @@ def setup_distributed(launcher: str, cfg: Config) -> None:
     timeout = cfg.env_cfg.dist_cfg.get('timeout', 1800)
     torch_dist.init_process_group(
         backend='gloo', timeout=datetime.timedelta(seconds=timeout))
+    # gloo's worker threads abort the process (SIGABRT, "terminate called
+    # without an active exception") when the interpreter is finalised with
+    # the group still alive, so make sure it is destroyed before that.
+    atexit.register(teardown_distributed, barrier=False)
+
+
+def teardown_distributed(barrier: bool = True) -> None:
+    """Destroy the default process group, if one is initialised.
+
+    The tools call this when a run has finished: a process that exits with
+    a live ``gloo`` group can be aborted while the interpreter shuts down
+    (torch leaves the group to the user), which turns a successful run into
+    a failed exit status. It does nothing when no group exists, so it is
+    safe to call twice and in non-distributed runs.
+
+    Args:
+        barrier (bool): Wait for all ranks first, so that no rank tears the
+            group down while another still communicates. Defaults to True.
+    """
+    if not (torch_dist.is_available() and torch_dist.is_initialized()):
+        return
+    if barrier:
+        torch_dist.barrier()
+    torch_dist.destroy_process_group()
 
 
 def _export_slurm_env(port=None) -> None:
