@@ -5,7 +5,7 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', interval=5000, max_keep_ckpts=3),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
+    sampler_seed=dict(type='TaskSamplerSeedHook'),
     visualization=dict(type='DetVisualizationHook'))
 
 # On a machine without CUDA, tools/train.py and tools/test.py switch the

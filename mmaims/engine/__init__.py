@@ -1,3 +1,3 @@
 # Copyright (c) mmaims contributors. All rights reserved.
-"""Runner components of mmaims (hooks, loops, optimizers). The registries of
-mmaims/registry.py look here; mmaims needs none of its own yet."""
+"""Runner components of mmaims (hooks)."""
+from .hooks import *  # noqa: F401,F403

@@ -58,8 +58,8 @@ custom_imports = dict(
     imports=['tests.test_engine.record_samples_hook'],
     allow_failed_imports=False)
 custom_hooks = [dict(type='RecordSamplesHook')]
-# the sampler's stream depends on the seed; mmengine restores the seed of a
-# resumed run only after the dataloader is built
+# a fixed seed makes separate runs comparable (resuming with no seed is
+# tested on its own)
 randomness = dict(seed=0)
 """)
     return str(cfg_file)
@@ -123,6 +123,33 @@ def test_interrupted_training_resumes_where_it_stopped(tiny_config,
     assert [r['iter'] for r in resumed_rec] == [0, 1, 2, 3]
     assert [r['samples'] for r in resumed_rec] == \
         [r['samples'] for r in straight_rec]
+
+
+def test_resume_without_a_seed_continues_the_sampler_stream(
+        tiny_config, tmp_path):
+    # randomness.seed unset: the killed run and the resumed run each draw
+    # their own seed when the dataloader is built; the resumed run must
+    # still continue the killed run's sample stream
+    no_seed = ['randomness.seed=None']
+    resumed = str(tmp_path / 'resumed')
+    kill = ['custom_hooks.0.kill_after=2']
+    run([PY, 'tools/train.py', tiny_config, '--work-dir', resumed] +
+        options(4) + kill + no_seed, returncode=3)
+    out = run([PY, 'tools/train.py', tiny_config, '--work-dir', resumed,
+               '--resume'] + options(4) + kill + no_seed)
+    assert 'Resuming the sampler stream of seed' in out.stdout + out.stderr
+
+    from mmaims.utils import load_checkpoint_weights_only
+    seed = load_checkpoint_weights_only(osp.join(
+        resumed, 'iter_2.pth'))['meta']['sampler_seed']
+    # the reference: an uninterrupted run on the killed run's seed
+    straight = str(tmp_path / 'straight')
+    run([PY, 'tools/train.py', tiny_config, '--work-dir', straight] +
+        options(4) + [f'randomness.seed={seed}'])
+    resumed_rec = recorded(resumed)
+    assert [r['iter'] for r in resumed_rec] == [0, 1, 2, 3]
+    assert [r['samples'] for r in resumed_rec] == \
+        [r['samples'] for r in recorded(straight)]
 
 
 @pytest.mark.slow

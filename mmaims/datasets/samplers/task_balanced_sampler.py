@@ -33,7 +33,9 @@ class TaskBalancedSampler(Sampler):
     keep their own positions, so ranks never draw the same (type, image)
     before a dataset is exhausted. The stream only depends on the seed, so
     resuming with mmengine's ``IterBasedTrainLoop`` (which re-iterates the
-    loader) reproduces the same samples, as with ``InfiniteSampler``.
+    loader) reproduces the same samples, as with ``InfiniteSampler``; the
+    :class:`TaskSamplerSeedHook` of the default runtime carries the seed
+    over the checkpoint, so this holds with ``randomness.seed`` unset too.
 
     Args:
         dataset (AIMSTaskDataset): The wrapped dataset (it owns the pools
@@ -115,6 +117,12 @@ class TaskBalancedSampler(Sampler):
     def __len__(self) -> int:
         """Samples of one pass over all pools, per rank."""
         return max(1, self.size // self.world_size)
+
+    def set_seed(self, seed: int) -> None:
+        """Restart the stream from ``seed`` (used by
+        :class:`TaskSamplerSeedHook` when a run resumes)."""
+        self.seed = int(seed)
+        self.indices = self._indices_of_rank()
 
     def set_epoch(self, epoch: int) -> None:
         """Not used: the stream is infinite (as ``InfiniteSampler``)."""
