@@ -7,7 +7,7 @@ _base_ = [
 
 # Initial weights, user-supplied (nothing is downloaded at runtime), e.g.
 # COCO-entity weights converted with
-# MultiLevelDecoderHead.convert_mask2former_state_dict.
+# tools/model_converters/mask2former_to_aims.py.
 load_from = None
 
 default_hooks = dict(

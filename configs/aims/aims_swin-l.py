@@ -7,7 +7,7 @@ _base_ = [
 ]
 
 # USER-SUPPLIED: COCO-entity weights (paper Sec. 4) converted to AIMS keys
-# (MultiLevelDecoderHead.convert_mask2former_state_dict). Nothing is
+# with tools/model_converters/mask2former_to_aims.py. Nothing is
 # downloaded; training fails with "file not found" until the file exists.
 load_from = 'checkpoints/aims_swin-l_coco-entity_init.pth'
 

@@ -6,9 +6,9 @@ _base_ = [
 ]
 
 # Initial weights, user-supplied (nothing is downloaded at runtime). The
-# paper starts from COCO-entity weights; convert a Mask2Former/CropFormer
-# checkpoint with MultiLevelDecoderHead.convert_mask2former_state_dict and
-# point load_from at the result.
+# paper starts from COCO-entity weights; convert a mmdet Mask2Former
+# checkpoint with tools/model_converters/mask2former_to_aims.py and point
+# load_from at the result.
 load_from = None
 
 optim_wrapper = dict(paramwise_cfg=dict(custom_keys=_base_.swin_custom_keys))
