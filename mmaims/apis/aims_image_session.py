@@ -75,12 +75,9 @@ class AIMSImageSession:
             metainfo=copy.deepcopy(self.data_sample.metainfo))
         sample.prompt_mask = PixelData(
             data=self.data_sample.prompt_mask.data.clone())
-        prompts = sample.prompt_mask.data[None].float()
         with torch.no_grad():
-            # one-step inference without recomputing the image features:
-            # AIMS.predict is extract_feat + this call
-            return model._predict_with_prompts(
-                self.feats, prompts, [sample], [None], rescale=True)[0]
+            # one-step inference without recomputing the image features
+            return model.predict_by_feat(self.feats, [sample])[0]
 
     def prompt_sample(self,
                       prompt: PromptInput,

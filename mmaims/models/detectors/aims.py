@@ -231,7 +231,15 @@ class AIMS(BaseDetector):
         A sample without one (the data preprocessor was bypassed) gets the
         full-image prompt: 1 on ``img_shape``, 0 on the padding.
         """
-        pad_h, pad_w = batch_inputs.shape[-2:]
+        return self._stack_prompts(
+            tuple(batch_inputs.shape[-2:]), batch_inputs.device,
+            batch_data_samples)
+
+    @staticmethod
+    def _stack_prompts(pad_shape: Tuple[int, int], device: torch.device,
+                       batch_data_samples: SampleList) -> Tensor:
+        """:meth:`_prompt_masks` for a batch of padded size ``pad_shape``."""
+        pad_h, pad_w = pad_shape
         prompts = []
         for data_sample in batch_data_samples:
             if 'prompt_mask' in data_sample:
@@ -239,7 +247,7 @@ class AIMS(BaseDetector):
             else:
                 img_h, img_w = data_sample.metainfo.get(
                     'img_shape', (pad_h, pad_w))[:2]
-                prompt = batch_inputs.new_zeros((1, pad_h, pad_w))
+                prompt = torch.zeros((1, pad_h, pad_w), device=device)
                 prompt[:, :img_h, :img_w] = 1
             if tuple(prompt.shape[-2:]) != (pad_h, pad_w):
                 raise ValueError(
@@ -247,8 +255,7 @@ class AIMS(BaseDetector):
                     f'prompt_mask of size {tuple(prompt.shape[-2:])} does '
                     f'not match the batch input {(pad_h, pad_w)}; pad it '
                     'with AIMSDataPreprocessor')
-            prompts.append(
-                prompt.to(batch_inputs.device).view(1, pad_h, pad_w))
+            prompts.append(prompt.to(device).view(1, pad_h, pad_w))
         return torch.stack(prompts).float()
 
     # ------------------------------------------------------------------
@@ -295,7 +302,43 @@ class AIMS(BaseDetector):
             docs/data_sample.md section 2.
         """
         feats = self.extract_feat(batch_inputs)
-        prompts = self._prompt_masks(batch_inputs, batch_data_samples)
+        return self.predict_by_feat(feats, batch_data_samples, rescale)
+
+    def predict_by_feat(self,
+                        feats: Feats,
+                        batch_data_samples: SampleList,
+                        rescale: bool = True) -> SampleList:
+        """:meth:`predict` on cached image features.
+
+        ``predict(inputs, samples)`` is ``predict_by_feat(extract_feat(
+        inputs), samples)``: an application that keeps the features of an
+        image (e.g. :class:`mmaims.apis.AIMSImageSession`) runs one-step
+        inference again, or with other samples' prompts, without the
+        backbone and pixel decoder.
+
+        Args:
+            feats (tuple[Tensor, list[Tensor]]): From :meth:`extract_feat`;
+                not modified.
+            batch_data_samples (list[DetDataSample]): Samples with metainfo
+                (``batch_input_shape`` the padded size the features were
+                computed at) and, optionally, a padded ``prompt_mask``.
+            rescale (bool): Masks at ``ori_shape`` (True) or ``img_shape``.
+
+        Returns:
+            list[DetDataSample]: ``batch_data_samples`` with the fields of
+            docs/data_sample.md section 2.
+        """
+        mask_features = feats[0]
+        if len(batch_data_samples) != mask_features.shape[0]:
+            raise ValueError(f'{len(batch_data_samples)} data samples for '
+                             'features of a batch of '
+                             f'{mask_features.shape[0]}')
+        pad_shape = batch_data_samples[0].metainfo.get('batch_input_shape')
+        if pad_shape is None:
+            raise ValueError('the data samples have no "batch_input_shape" '
+                             'metainfo (set by the data preprocessor)')
+        prompts = self._stack_prompts(
+            tuple(pad_shape), mask_features.device, batch_data_samples)
         output_levels = []
         for data_sample in batch_data_samples:
             task = data_sample.metainfo.get('task') or {}

@@ -357,6 +357,32 @@ def test_full_prompt_on_cached_features_equals_one_step():
                           prompted.pred_instances.scores)
 
 
+def test_predict_by_feat_equals_predict():
+    """One-step inference on cached features gives predict's output."""
+    model = build().eval()
+    data = preprocess(model, [_eval_sample(), _eval_sample(img_id=6)], False)
+    with torch.no_grad():
+        direct = model.predict(data['inputs'],
+                               copy.deepcopy(data['data_samples']))
+        feats = model.extract_feat(data['inputs'])
+        cached = model.predict_by_feat(feats,
+                                       copy.deepcopy(data['data_samples']))
+        with pytest.raises(ValueError, match='1 data samples for features '
+                           'of a batch of 2'):
+            model.predict_by_feat(feats, data['data_samples'][:1])
+    for a, b in zip(direct, cached):
+        for field in ('pred_instances', 'pred_part_instances',
+                      'pred_relation_instances'):
+            assert len(a.get(field)) > 0
+            assert torch.equal(a.get(field).masks, b.get(field).masks)
+            assert torch.equal(a.get(field).scores, b.get(field).scores)
+        for field in ('pred_entity_part_links', 'pred_relation_entity_links'):
+            assert torch.equal(a.get(field).parent_index,
+                               b.get(field).parent_index)
+            assert torch.equal(a.get(field).child_index,
+                               b.get(field).child_index)
+
+
 def test_predict_respects_prompt_task_of_the_sample():
     model = build().eval()
     sample = _eval_sample(ori=(48, 64))
