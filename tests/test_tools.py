@@ -42,6 +42,22 @@ def _free_port():
         return s.getsockname()[1]
 
 
+def _run_distributed_script(script):
+    env = dict(
+        os.environ,
+        RANK='0',
+        LOCAL_RANK='0',
+        WORLD_SIZE='1',
+        MASTER_ADDR='127.0.0.1',
+        MASTER_PORT=str(_free_port()),
+        CUDA_VISIBLE_DEVICES='')
+    return subprocess.run([sys.executable, '-c', script],
+                          capture_output=True,
+                          text=True,
+                          env=env,
+                          timeout=120)
+
+
 def test_cpu_distributed_setup_uses_gloo():
     script = (
         'import torch, torch.distributed as dist\n'
@@ -58,39 +74,11 @@ def test_cpu_distributed_setup_uses_gloo():
         '    dict(module=torch.nn.Linear(2, 2), device_ids=[0]))\n'
         'print(type(wrapper).__name__, wrapper.device_ids)\n'
         'dist.destroy_process_group()\n')
-    env = dict(
-        os.environ,
-        RANK='0',
-        LOCAL_RANK='0',
-        WORLD_SIZE='1',
-        MASTER_ADDR='127.0.0.1',
-        MASTER_PORT=str(_free_port()),
-        CUDA_VISIBLE_DEVICES='')
-    out = subprocess.run([sys.executable, '-c', script],
-                         capture_output=True,
-                         text=True,
-                         env=env,
-                         timeout=120)
+    out = _run_distributed_script(script)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.split('\n')
     assert lines[0].split() == ['gloo', 'gloo', 'MMDistributedDataParallel']
     assert lines[1].split() == ['MMDistributedDataParallel', 'None']
-
-
-def _run_distributed_script(script):
-    env = dict(
-        os.environ,
-        RANK='0',
-        LOCAL_RANK='0',
-        WORLD_SIZE='1',
-        MASTER_ADDR='127.0.0.1',
-        MASTER_PORT=str(_free_port()),
-        CUDA_VISIBLE_DEVICES='')
-    return subprocess.run([sys.executable, '-c', script],
-                          capture_output=True,
-                          text=True,
-                          env=env,
-                          timeout=120)
 
 
 def test_teardown_distributed_destroys_the_group():
