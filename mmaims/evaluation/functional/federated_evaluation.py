@@ -174,8 +174,11 @@ def evaluate_federated(gt: FederatedGroundTruth,
     recalls: Dict[str, Dict[int, tuple]] = {t: {} for t, _, _ in LINK_TYPES}
     iterator: Iterable[int] = image_ids
     if show_progress and image_ids:
-        from mmengine.utils import track_iter_progress
-        iterator = track_iter_progress(image_ids)
+        # tqdm redraws at most once a second, so a log file that is not a
+        # terminal gets a few lines, not one per image
+        from tqdm import tqdm
+        iterator = tqdm(
+            image_ids, desc='FederatedMetric', unit='img', mininterval=1.0)
     for img_id in iterator:
         image_gt = gt.images[img_id]
         preds = predictions.get(img_id, {})

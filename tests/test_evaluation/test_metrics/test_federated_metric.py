@@ -245,3 +245,17 @@ def test_metric_errors(tmp_path, make_dataset, make_samples, dump_json):
     with pytest.raises(
             ValueError, match='image id 1: a link of type "entity-part"'):
         metric.compute_metrics(metric.results)
+
+
+def test_progress_is_shown_without_flooding_a_log(tmp_path, make_dataset,
+                                                  make_samples, dump_json,
+                                                  capfd):
+    gt_dict, preds = make_dataset(3, num_images=30)
+    metric = METRICS.build(
+        dict(type='FederatedMetric', ann_file=dump_json(tmp_path / 'gt.json',
+                                                        gt_dict)))
+    _run(metric, make_samples(gt_dict, preds))
+    captured = capfd.readouterr()
+    assert 'FederatedMetric' in captured.err and '30/30' in captured.err
+    # redrawn about once a second, not once per image
+    assert (captured.out + captured.err).count('\r') < 10
