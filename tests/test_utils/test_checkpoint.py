@@ -1,4 +1,5 @@
 # Copyright (c) mmaims contributors. All rights reserved.
+import itertools
 import os
 import os.path as osp
 
@@ -39,6 +40,9 @@ class ToyDataset(torch.utils.data.Dataset):
         return dict(inputs=self.data[index], labels=self.label[index])
 
 
+_RUNNER_IDS = itertools.count()
+
+
 def build_runner(work_dir, max_iters, resume=False):
     return Runner(
         model=ToyModel(),
@@ -59,7 +63,10 @@ def build_runner(work_dir, max_iters, resume=False):
             logger=dict(type='LoggerHook', interval=1)),
         randomness=dict(seed=0),
         resume=resume,
-        default_scope='mmaims')
+        default_scope='mmaims',
+        # runners built within one second would share mmengine's
+        # timestamped instance names
+        experiment_name=f'toy_runner_{next(_RUNNER_IDS)}')
 
 
 @pytest.fixture(autouse=True)
