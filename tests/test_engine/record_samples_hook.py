@@ -41,4 +41,10 @@ class RecordSamplesHook(Hook):
         if self.kill_after is not None and batch_idx + 1 == \
                 self.kill_after and not osp.exists(marker):
             open(marker, 'w').close()
+            # a killed job loses its whole process group: stop the
+            # dataloader workers too, or they outlive the test
+            iterator = getattr(runner.train_loop.dataloader_iterator,
+                               '_iterator', None)
+            if hasattr(iterator, '_shutdown_workers'):
+                iterator._shutdown_workers()
             os._exit(3)

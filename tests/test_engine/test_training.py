@@ -9,6 +9,7 @@ import os.path as osp
 import socket
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -72,9 +73,18 @@ def options(max_iters):
 def run(cmd, env_extra=None, timeout=600, returncode=0):
     env = dict(os.environ, PYTHONPATH=REPO, CUDA_VISIBLE_DEVICES='')
     env.update(env_extra or {})
-    out = subprocess.run(
-        cmd, cwd=REPO, env=env, capture_output=True, text=True,
-        timeout=timeout)
+    # output goes to files, not pipes: the dataloader workers of a killed
+    # run keep inherited pipes open until they notice their parent is gone
+    # (which they only can once it has been waited for)
+    with tempfile.TemporaryFile('w+') as stdout, \
+            tempfile.TemporaryFile('w+') as stderr:
+        proc = subprocess.run(
+            cmd, cwd=REPO, env=env, stdout=stdout, stderr=stderr,
+            text=True, timeout=timeout)
+        stdout.seek(0)
+        stderr.seek(0)
+        out = subprocess.CompletedProcess(proc.args, proc.returncode,
+                                          stdout.read(), stderr.read())
     assert out.returncode == returncode, \
         out.stdout[-3000:] + out.stderr[-5000:]
     return out
@@ -130,7 +140,10 @@ def test_resume_without_a_seed_continues_the_sampler_stream(
     # randomness.seed unset: the killed run and the resumed run each draw
     # their own seed when the dataloader is built; the resumed run must
     # still continue the killed run's sample stream
-    no_seed = ['randomness.seed=None']
+    # with worker processes, which prefetch from the stream as soon as the
+    # loop is built, i.e. before the checkpoint is loaded
+    no_seed = ['randomness.seed=None', 'train_dataloader.num_workers=2',
+               'train_dataloader.persistent_workers=True']
     resumed = str(tmp_path / 'resumed')
     kill = ['custom_hooks.0.kill_after=2']
     run([PY, 'tools/train.py', tiny_config, '--work-dir', resumed] +
