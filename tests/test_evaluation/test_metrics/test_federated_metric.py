@@ -257,5 +257,5 @@ def test_progress_is_shown_without_flooding_a_log(tmp_path, make_dataset,
     _run(metric, make_samples(gt_dict, preds))
     captured = capfd.readouterr()
     assert 'FederatedMetric' in captured.err and '30/30' in captured.err
-    # redrawn about once a second, not once per image
-    assert (captured.out + captured.err).count('\r') < 10
+    # redrawn about once a second, not once per image (30 redraws)
+    assert (captured.out + captured.err).count('\r') < 15
