@@ -24,7 +24,8 @@ def _check_versions() -> None:
             raise ImportError(
                 f'mmaims requires {name}>={minimum},<{maximum}, but '
                 f'{name}=={module.__version__} is installed. Run '
-                f'`bash tools/install.sh` or `pip install "{name}=={minimum}"`.')
+                '`bash tools/install.sh` or '
+                f'`pip install "{name}=={minimum}"`.')
 
 
 _check_versions()

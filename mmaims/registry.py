@@ -84,7 +84,9 @@ VISUALIZERS = Registry(
     parent=MMDET_VISUALIZERS,
     locations=['mmaims.visualization'])
 VISBACKENDS = Registry(
-    'vis_backend', parent=MMDET_VISBACKENDS, locations=['mmaims.visualization'])
+    'vis_backend',
+    parent=MMDET_VISBACKENDS,
+    locations=['mmaims.visualization'])
 
 LOG_PROCESSORS = Registry(
     'log_processor',

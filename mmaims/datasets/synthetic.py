@@ -51,8 +51,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from mmaims.structures import ENTITY, PART, RELATION, encode_mask, merge_rles
-from mmaims.structures import rle_area, rle_bbox
+from mmaims.structures import (ENTITY, PART, RELATION, encode_mask, merge_rles,
+                               rle_area, rle_bbox)
 
 SOURCES = ('toy_ppp', 'toy_psg', 'toy_entityseg', 'toy_paco')
 VAL_SOURCES = ('toy_ppp', 'toy_psg')

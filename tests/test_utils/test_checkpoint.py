@@ -55,7 +55,8 @@ def build_runner(work_dir, max_iters, resume=False):
             num_workers=0),
         optim_wrapper=dict(
             optimizer=dict(type='SGD', lr=0.1, momentum=0.9)),
-        param_scheduler=dict(type='MultiStepLR', milestones=[2], by_epoch=False),
+        param_scheduler=dict(
+            type='MultiStepLR', milestones=[2], by_epoch=False),
         train_cfg=dict(by_epoch=False, max_iters=max_iters),
         default_hooks=dict(
             checkpoint=dict(

@@ -6,7 +6,6 @@ from types import SimpleNamespace
 
 import cv2
 import numpy as np
-import pytest
 import torch
 from mmdet.engine.hooks.utils import trigger_visualization_hook
 from mmdet.structures import DetDataSample

@@ -29,10 +29,13 @@ and writes it to ``OUT.report.json``. See docs/converters.md.
 import argparse
 import sys
 
-from mmaims.datasets.converters import (
-    DEFAULT_CONTACT_PREDICATES, NUM_EVAL_PPP, NUM_EVAL_PSG, ConversionError,
-    build_eval_split, convert_coco_panoptic, convert_entityseg, convert_paco,
-    convert_ppp, convert_psg, format_split_report)
+from mmaims.datasets.converters import (DEFAULT_CONTACT_PREDICATES,
+                                        NUM_EVAL_PPP, NUM_EVAL_PSG,
+                                        ConversionError, build_eval_split,
+                                        convert_coco_panoptic,
+                                        convert_entityseg, convert_paco,
+                                        convert_ppp, convert_psg,
+                                        format_split_report)
 
 
 def _add_common(parser: argparse.ArgumentParser,

@@ -13,8 +13,8 @@ gives the same bytes.
 import argparse
 import time
 
-from mmaims.datasets.synthetic import SOURCES, VAL_SOURCES, \
-    make_synthetic_dataset
+from mmaims.datasets.synthetic import (SOURCES, VAL_SOURCES,
+                                       make_synthetic_dataset)
 
 
 def parse_args() -> argparse.Namespace:

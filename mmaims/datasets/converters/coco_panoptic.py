@@ -14,8 +14,8 @@ import numpy as np
 
 from mmaims.structures import ENTITY, encode_mask
 from .common import (ConversionError, ConversionReport, HierarchicalCocoWriter,
-                     WorkerResult, image_record, load_json, make_annotation,
-                     index_images, map_with_progress, read_panoptic_png,
+                     WorkerResult, image_record, index_images, load_json,
+                     make_annotation, map_with_progress, read_panoptic_png,
                      require_keys)
 
 SOURCE = 'coco'

@@ -469,4 +469,3 @@ def index_images(images: Sequence[dict], ann_file: str) -> Dict:
                 f'{ann_file}: image id {img["id"]} occurs twice')
         index[img['id']] = img
     return index
-

@@ -4,8 +4,7 @@ from .hierarchical_random_crop import HierarchicalRandomCrop
 from .hierarchical_random_flip import HierarchicalRandomFlip
 from .hierarchical_resize import HierarchicalResize
 from .hierarchy import (LEVEL_PREFIX, PIXEL_MAP_KEYS, check_links, has_level,
-                        keep_instances, level_keys, mask_areas,
-                        num_instances)
+                        keep_instances, level_keys, mask_areas, num_instances)
 from .load_hierarchical_annotations import LoadHierarchicalAnnotations
 from .pack_aims_inputs import PackAIMSInputs
 from .sample_task_prompt import SampleTaskPrompt

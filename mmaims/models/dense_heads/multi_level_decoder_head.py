@@ -13,8 +13,7 @@ from mmdet.models.layers import (Mask2FormerTransformerDecoder,
 from mmdet.models.utils import get_uncertain_point_coords_with_randomness
 from mmdet.structures import SampleList
 from mmdet.structures.mask import BitmapMasks
-from mmdet.utils import (ConfigType, OptConfigType, OptMultiConfig,
-                         reduce_mean)
+from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig, reduce_mean
 from mmengine.model import (BaseModule, ModuleDict, ModuleList,
                             caffe2_xavier_init)
 from mmengine.structures import InstanceData

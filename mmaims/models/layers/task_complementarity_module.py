@@ -6,8 +6,8 @@ import torch
 import torch.nn as nn
 from mmcv.cnn import build_norm_layer
 from mmcv.cnn.bricks.transformer import FFN, MultiheadAttention
-from mmengine.model import BaseModule
 from mmdet.utils import ConfigType, OptMultiConfig
+from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmaims.registry import MODELS
