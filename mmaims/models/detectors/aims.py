@@ -224,21 +224,15 @@ class AIMS(BaseDetector):
             m + e for m, e in zip(memorys, encoded[1:])
         ]
 
-    def _prompt_masks(self, batch_inputs: Tensor,
+    @staticmethod
+    def _prompt_masks(pad_shape: Tuple[int, int], device: torch.device,
                       batch_data_samples: SampleList) -> Tensor:
         """Stack the samples' padded ``prompt_mask`` to (B, 1, H, W).
 
         A sample without one (the data preprocessor was bypassed) gets the
-        full-image prompt: 1 on ``img_shape``, 0 on the padding.
+        full-image prompt: 1 on ``img_shape``, 0 on the padding
+        ``pad_shape``.
         """
-        return self._stack_prompts(
-            tuple(batch_inputs.shape[-2:]), batch_inputs.device,
-            batch_data_samples)
-
-    @staticmethod
-    def _stack_prompts(pad_shape: Tuple[int, int], device: torch.device,
-                       batch_data_samples: SampleList) -> Tensor:
-        """:meth:`_prompt_masks` for a batch of padded size ``pad_shape``."""
         pad_h, pad_w = pad_shape
         prompts = []
         for data_sample in batch_data_samples:
@@ -275,7 +269,8 @@ class AIMS(BaseDetector):
             and, with AM, ``{pair}.loss_assoc``.
         """
         feats = self.extract_feat(batch_inputs)
-        prompts = self._prompt_masks(batch_inputs, batch_data_samples)
+        prompts = self._prompt_masks(
+            batch_inputs.shape[-2:], batch_inputs.device, batch_data_samples)
         mask_features, memorys = self.add_prompt(feats, prompts)
         losses, outputs, assignments = self.decode_head.loss(
             mask_features, memorys, batch_data_samples)
@@ -337,7 +332,7 @@ class AIMS(BaseDetector):
         if pad_shape is None:
             raise ValueError('the data samples have no "batch_input_shape" '
                              'metainfo (set by the data preprocessor)')
-        prompts = self._stack_prompts(
+        prompts = self._prompt_masks(
             tuple(pad_shape), mask_features.device, batch_data_samples)
         output_levels = []
         for data_sample in batch_data_samples:
@@ -459,7 +454,8 @@ class AIMS(BaseDetector):
                 for _ in range(batch_inputs.shape[0])
             ]
         feats = self.extract_feat(batch_inputs)
-        prompts = self._prompt_masks(batch_inputs, batch_data_samples)
+        prompts = self._prompt_masks(
+            batch_inputs.shape[-2:], batch_inputs.device, batch_data_samples)
         mask_features, memorys = self.add_prompt(feats, prompts)
         outputs = self.decode_head(mask_features, memorys, batch_data_samples)
         assoc = self.association_head(self._query_feats(
