@@ -24,20 +24,23 @@ class TaskComplementarityModule(BaseModule):
     .. code-block:: none
 
         x = concat(E_a, E_b)          # along the query dimension
-        x = norm_sa(x + SelfAttn(x))  # G_SAAtt (``with_self_attn``)
-        x = norm_ffn(x + FFN(x))      # G_ff    (``with_ffn``)
+        x = norm_sa(SelfAttn(x))      # G_SAAtt (``with_self_attn``)
+        x = norm_ffn(FFN(x))          # G_ff    (``with_ffn``)
         E_a', E_b' = split(x)         # eq. 5
         E_a'' = E_a' + E_a            # eq. 6   (``with_add``)
         E_b'' = E_b' + E_b
 
     Each decoder then applies its own FFN to ``E''`` (eq. 7); that part lives
     in :class:`MultiLevelDecoderHead`. The attention and FFN are mmcv's
-    ``MultiheadAttention`` and ``FFN`` with the post-norm arrangement of
-    mmdet's DETR-style decoder layers (their own residual connection inside,
-    a LayerNorm after each). The three switches reproduce the rows of
-    Table 4b of the paper; a module with neither self-attention nor FFN
-    would only copy (or double) its inputs, so it is refused: switch the
-    whole module off in the head (``tcm=None``) instead.
+    ``MultiheadAttention`` and ``FFN``, each followed by a LayerNorm, but
+    **without their own residual connections**: the ADD of eq. 6 is the
+    only path by which the original embeddings pass the module, so each of
+    the three switches removes exactly its term of eq. 5-6 (the rows of
+    Table 4b of the paper). With ``with_add=False`` the output is
+    ``G_ff(G_SA(E))`` and nothing of ``E`` bypasses them. A module with
+    neither self-attention nor FFN would only copy (or double) its inputs,
+    so it is refused: switch the whole module off in the head
+    (``tcm=None``) instead.
 
     Args:
         embed_dims (int): Channels of the query embeddings. Defaults to 256.
@@ -92,7 +95,12 @@ class TaskComplementarityModule(BaseModule):
             self.self_attn = MultiheadAttention(**attn_cfg)
             self.self_attn_norm = build_norm_layer(norm_cfg, embed_dims)[1]
         if with_ffn:
-            self.ffn = FFN(**self._with_embed_dims(ffn_cfg, 'ffn_cfg'))
+            ffn_cfg = self._with_embed_dims(ffn_cfg, 'ffn_cfg')
+            if ffn_cfg.setdefault('add_identity', False):
+                raise ValueError('TaskComplementarityModule: the FFN (G_ff) '
+                                 'has no residual of its own; the identity '
+                                 'path is with_add (eq. 6)')
+            self.ffn = FFN(**ffn_cfg)
             self.ffn_norm = build_norm_layer(norm_cfg, embed_dims)[1]
 
     def _with_embed_dims(self, cfg: ConfigType, name: str) -> dict:
@@ -152,14 +160,18 @@ class TaskComplementarityModule(BaseModule):
             query_pos = None
             if query_pos_a is not None:
                 query_pos = torch.cat([query_pos_a, query_pos_b], dim=1)
+            # mmcv's attention adds ``identity`` (default: its query) to its
+            # output; G_SA has no residual of its own (eq. 5), so it is 0
             fused = self.self_attn(
                 query=fused,
                 key=fused,
                 value=fused,
+                identity=fused.new_zeros(()),
                 query_pos=query_pos,
                 key_pos=query_pos)
             fused = self.self_attn_norm(fused)
         if self.with_ffn:
+            # built with add_identity=False: G_ff(x) = norm(FFN(x))
             fused = self.ffn_norm(self.ffn(fused))
         fused_a, fused_b = fused[:, :num_a], fused[:, num_a:]
         if self.with_add:

@@ -29,18 +29,28 @@ def _inputs(seed=0):
 
 
 def _manual(tcm, qa, qb, pa, pb):
-    """Eq. 5-6 written out with the module's own sub-modules."""
+    """Eq. 5-6 written out by hand with torch's own attention and the
+    module's weights: G_SA(x) = LN(Attn(x + pos, x + pos, x)),
+    G_ff(x) = LN(W2 relu(W1 x)), no residual inside either; the ADD of
+    eq. 6 is the only identity path."""
     x = torch.cat([qa, qb], dim=1)
     if tcm.with_self_attn:
         pos = torch.cat([pa, pb], dim=1)
-        q = x + pos
-        attn = tcm.self_attn.attn(
-            q.transpose(0, 1), q.transpose(0, 1), x.transpose(0, 1))[0]
-        x = tcm.self_attn_norm(x +
-                               tcm.self_attn.proj_drop(attn).transpose(0, 1))
+        mha = tcm.self_attn.attn
+        attn = torch.nn.functional.multi_head_attention_forward(
+            (x + pos).transpose(0, 1), (x + pos).transpose(0, 1),
+            x.transpose(0, 1), mha.embed_dim, mha.num_heads,
+            mha.in_proj_weight, mha.in_proj_bias, None, None, False, 0.0,
+            mha.out_proj.weight, mha.out_proj.bias, training=False)[0]
+        x = torch.nn.functional.layer_norm(
+            attn.transpose(0, 1), (EMBED, ), tcm.self_attn_norm.weight,
+            tcm.self_attn_norm.bias)
     if tcm.with_ffn:
-        ffn = tcm.ffn
-        x = tcm.ffn_norm(x + ffn.layers(x))
+        fc1, fc2 = tcm.ffn.layers[0][0], tcm.ffn.layers[1]
+        hidden = torch.relu(x @ fc1.weight.T + fc1.bias)
+        x = torch.nn.functional.layer_norm(hidden @ fc2.weight.T + fc2.bias,
+                                           (EMBED, ), tcm.ffn_norm.weight,
+                                           tcm.ffn_norm.bias)
     a, b = x[:, :qa.shape[1]], x[:, qa.shape[1]:]
     if tcm.with_add:
         a, b = a + qa, b + qb
@@ -74,6 +84,29 @@ def test_add_adds_exactly_the_original_embeddings():
         a0, b0 = without_add(qa, qb, pa, pb)
     torch.testing.assert_close(a1 - a0, qa)
     torch.testing.assert_close(b1 - b0, qb)
+
+
+def test_without_add_no_identity_path_remains():
+    """Table 4b row 3 (SA + FF, no ADD): the output is G_ff(G_SA(E)); with
+    the attention's value/output projection and the FFN's last layer set
+    to zero nothing of E reaches the output (a hidden residual would pass
+    E through unchanged)."""
+    tcm = _build(with_add=False)
+    with torch.no_grad():
+        tcm.self_attn.attn.out_proj.weight.zero_()
+        tcm.self_attn.attn.out_proj.bias.zero_()
+        tcm.ffn.layers[1].weight.zero_()
+        tcm.ffn.layers[1].bias.zero_()
+        qa, qb, pa, pb = _inputs(6)
+        out_a, out_b = tcm(qa, qb, pa, pb)
+    # LayerNorm of a zero vector is its bias (zero at init)
+    torch.testing.assert_close(out_a, torch.zeros_like(qa))
+    torch.testing.assert_close(out_b, torch.zeros_like(qb))
+
+
+def test_ffn_may_not_bring_its_own_residual():
+    with pytest.raises(ValueError, match='with_add'):
+        _build(ffn_cfg=dict(feedforward_channels=32, add_identity=True))
 
 
 def test_ffn_switch_changes_output():
