@@ -51,10 +51,29 @@ class AssociationHead(BaseModule):
       pushed to "no object", so it links to nothing. Otherwise an unmatched
       query may be a true but unannotated segment and its pairs are ignored.
 
-    The loss is mmdet's sigmoid ``CrossEntropyLoss`` averaged over the
-    counted pairs of the whole batch (across GPUs). When no image of the
-    batch counts a pair, every weight is 0: the loss is 0 and every
-    projection stays in the graph (DDP without ``find_unused_parameters``).
+    **Balance.** Positive pairs are rare: a PPP-like image with 20
+    matched parts of 5 entities counts 20 positive pairs among the
+    ``Q_e x Q_p`` pairs (3 of 10,000 with 100 queries each), so the plain
+    mean of eq. 8's BCE is almost all easy negatives and gives the module
+    next to no signal. With ``balanced=True`` (default) the BCE of each
+    pair type is the mean of two means, over the counted positive pairs
+    and over the counted negative pairs (the batch-level, cross-GPU
+    counts)::
+
+        L = (sum_pos BCE / N_pos + sum_neg BCE / N_neg) / 2
+
+    so linked and unlinked pairs weigh the same however many queries there
+    are; at initialisation (logits near 0) it is ``ln 2`` like the plain
+    mean, so ``loss_weight`` keeps its scale. ``balanced=False`` is the
+    paper's eq. 8 read literally (mean over all counted pairs). When no
+    image of the batch counts a pair every weight is 0: the loss is 0 and
+    every projection stays in the graph (DDP without
+    ``find_unused_parameters``).
+
+    **Diagnostic.** ``loss`` also returns ``'{pair}.link_recall'``: the
+    fraction of the batch's counted positive pairs whose probability is
+    above 0.5 (logged by mmengine, not added to the loss: its key has no
+    ``loss``), present when the batch counts a positive pair.
 
     **Inference** (``predict``): the sigmoid of the logits, the scored links
     the post-processor turns into ``pred_*_links``.
@@ -67,7 +86,12 @@ class AssociationHead(BaseModule):
             ``entity_part`` and ``relation_entity``.
         loss_assoc (dict): Config of the association loss; must be a
             sigmoid binary loss. Defaults to mmdet's
-            ``CrossEntropyLoss(use_sigmoid=True, loss_weight=1.0)``.
+            ``CrossEntropyLoss(use_sigmoid=True, loss_weight=5.0)``: with
+            the balanced BCE each pair's loss then weighs about as much as
+            one decoder's last-block loss at initialisation (measured with
+            ``tools/analysis_tools/loss_shares.py``; README).
+        balanced (bool): Average positive and negative pairs separately
+            (see above). Defaults to True.
         init_cfg (dict or list[dict], optional): Initialization config.
     """
 
@@ -79,7 +103,8 @@ class AssociationHead(BaseModule):
                      type='CrossEntropyLoss',
                      use_sigmoid=True,
                      reduction='mean',
-                     loss_weight=1.0),
+                     loss_weight=5.0),
+                 balanced: bool = True,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.pairs = tuple(tuple(p) for p in pairs)
@@ -99,6 +124,7 @@ class AssociationHead(BaseModule):
             for lvl in self.levels
         })
         self.loss_assoc = MODELS.build(loss_assoc)
+        self.balanced = balanced
 
     def forward(self, query_feats: Dict[str, Tensor]) -> Dict[str, Tensor]:
         """Association logits of every pair.
@@ -153,7 +179,9 @@ class AssociationHead(BaseModule):
                 ``metainfo['task']['supervision']``.
 
         Returns:
-            dict[str, Tensor]: ``'{pair}.loss_assoc'`` for every pair.
+            dict[str, Tensor]: ``'{pair}.loss_assoc'`` for every pair and
+            ``'{pair}.link_recall'`` (a diagnostic, not a loss) for every
+            pair with a counted positive pair in the batch.
         """
         logits = self(query_feats)
         losses = dict()
@@ -166,17 +194,31 @@ class AssociationHead(BaseModule):
                     self._assignment(assignments, child, i), data_sample)
                 targets.append(target)
                 weights.append(weight)
-            target = torch.stack(targets)
-            weight = torch.stack(weights)
-            num_pairs = reduce_mean(weight.sum().detach()).clamp(min=1.0)
+            target = torch.stack(targets).flatten()
+            weight = torch.stack(weights).flatten()
+            logit = logits[key].flatten()
+            losses[f'{key}.loss_assoc'] = self._loss(logit, target, weight)
+            positive = (weight > 0) & (target > 0)
+            if positive.any():
+                losses[f'{key}.link_recall'] = (
+                    logit[positive].detach() > 0).float().mean()
+        return losses
+
+    def _loss(self, logit: Tensor, target: Tensor, weight: Tensor) -> Tensor:
+        """Eq. 8's BCE of one pair type over the counted pairs (weight 1),
+        balanced or plain (see the class docstring)."""
+        if not self.balanced:
             # with no counted pair every weight is 0: the loss is 0 and the
             # projections stay in the graph
-            losses[f'{key}.loss_assoc'] = self.loss_assoc(
-                logits[key].flatten(),
-                target.flatten(),
-                weight.flatten(),
-                avg_factor=num_pairs)
-        return losses
+            num_pairs = reduce_mean(weight.sum().detach()).clamp(min=1.0)
+            return self.loss_assoc(
+                logit, target, weight, avg_factor=num_pairs)
+        loss = 0.
+        for part_weight in (weight * target, weight * (1 - target)):
+            count = reduce_mean(part_weight.sum().detach()).clamp(min=1.0)
+            loss = loss + self.loss_assoc(
+                logit, target, part_weight, avg_factor=count)
+        return loss / 2
 
     @staticmethod
     def _assignment(assignments: Dict[str, List[Assignment]], decoder: str,

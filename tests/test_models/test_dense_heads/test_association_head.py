@@ -115,8 +115,7 @@ def test_relation_decoder_matched_to_entities_gives_no_targets():
     assert weight.sum() == 0
 
 
-def test_loss_values_and_gradients():
-    head = AssociationHead(in_channels=16, feat_channels=8)
+def _batch():
     feats = _feats(batch=2)
     samples = [_sample(), _sample(exhaustive=False)]
     assignments = dict(
@@ -127,28 +126,77 @@ def test_loss_values_and_gradients():
             _assign([4, 3, 2, 1], [0, 1, 2, 3])
         ],
         relation=[_assign([2], [0]), None])
+    return feats, assignments, samples
+
+
+def _bce_terms(head, feats, assignments, samples):
+    logits = head(feats)['entity_part']
+    targets, weights = zip(*[
+        head._get_targets_single(logits[i], 'entity', 'part',
+                                 assignments['entity'][i],
+                                 assignments['part'][i], samples[i])
+        for i in range(2)
+    ])
+    target, weight = torch.stack(targets), torch.stack(weights)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(
+        logits, target, reduction='none')
+    return logits, bce, target, weight
+
+
+@pytest.mark.parametrize('balanced', [True, False])
+def test_loss_values_and_gradients(balanced):
+    head = AssociationHead(in_channels=16, feat_channels=8, balanced=balanced)
+    feats, assignments, samples = _batch()
     losses = head.loss(feats, assignments, samples)
     assert set(losses) == {
-        'entity_part.loss_assoc', 'relation_entity.loss_assoc'
+        'entity_part.loss_assoc', 'relation_entity.loss_assoc',
+        'entity_part.link_recall', 'relation_entity.link_recall'
     }
-    for value in losses.values():
-        assert value.item() > 0
-    # the loss is the BCE averaged over the counted pairs
-    logits = head(feats)
-    tgt0, w0 = head._get_targets_single(logits['entity_part'][0], 'entity',
-                                        'part', assignments['entity'][0],
-                                        assignments['part'][0], samples[0])
-    tgt1, w1 = head._get_targets_single(logits['entity_part'][1], 'entity',
-                                        'part', assignments['entity'][1],
-                                        assignments['part'][1], samples[1])
-    bce = torch.nn.functional.binary_cross_entropy_with_logits(
-        logits['entity_part'], torch.stack([tgt0, tgt1]), reduction='none')
-    w = torch.stack([w0, w1])
-    expected = (bce * w).sum() / w.sum()
-    assert torch.allclose(losses['entity_part.loss_assoc'], expected)
-    sum(losses.values()).backward()
+    for key, value in losses.items():
+        if 'loss' in key:
+            assert value.item() > 0
+    logits, bce, target, w = _bce_terms(head, feats, assignments, samples)
+    if balanced:
+        # mean over the counted positive pairs and over the counted
+        # negative pairs, averaged
+        pos, neg = w * target, w * (1 - target)
+        expected = ((bce * pos).sum() / pos.sum() +
+                    (bce * neg).sum() / neg.sum()) / 2
+    else:
+        # eq. 8 read literally: the BCE averaged over the counted pairs
+        expected = (bce * w).sum() / w.sum()
+    # times the loss weight (5 by default)
+    assert head.loss_assoc.loss_weight == 5.0
+    torch.testing.assert_close(losses['entity_part.loss_assoc'],
+                               5.0 * expected)
+    # link recall: counted positive pairs with probability above 0.5
+    positive = (w > 0) & (target > 0)
+    torch.testing.assert_close(losses['entity_part.link_recall'],
+                               (logits[positive] > 0).float().mean())
+    assert not losses['entity_part.link_recall'].requires_grad
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
     for name, p in head.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+def test_balanced_loss_gives_positives_the_weight_of_negatives():
+    """With few positives among many pairs, the plain mean hardly moves
+    when the positive pairs' logits change; the balanced one does."""
+    head = AssociationHead(in_channels=16, feat_channels=8)
+    weight = torch.ones(1000)
+    target = torch.zeros(1000)
+    target[:3] = 1
+    for balanced, floor in ((True, 0.4), (False, 0.0)):
+        head.balanced = balanced
+        # per unit of loss weight
+        right = head._loss(torch.where(target > 0, 5., -5.), target,
+                           weight) / head.loss_assoc.loss_weight
+        wrong = head._loss(torch.where(target > 0, -5., -5.), target,
+                           weight) / head.loss_assoc.loss_weight
+        if balanced:
+            assert wrong - right > floor
+        else:
+            assert wrong - right < 0.02
 
 
 def test_loss_without_pairs_is_zero_but_connected():
