@@ -35,6 +35,10 @@ IGNORED_FIELDS = {
     'relation': 'ignored_relation_instances'
 }
 
+#: ``train_cfg['unannotated']``: what pixels outside ``valid_region`` are
+#: on full-image samples: left out of the loss (mmaims) or background (paper)
+UNANNOTATED_MODES = ('ignore', 'background')
+
 # Logit that makes sigmoid() exactly 0 in float32 and is still finite in
 # float16: used to take points out of the dice loss and the point sampling.
 _FAR_LOGIT = 1e4
@@ -170,7 +174,14 @@ class MultiLevelDecoderHead(BaseModule):
     pushed to "no object" only when the supervision is ``exhaustive``; mask
     losses and matching costs only count points inside
     ``prompt_mask AND valid_region AND NOT crowd`` (crowd = the
-    ``ignored_*instances`` of the supervised level). A sample without
+    ``ignored_*instances`` of the supervised level). ``valid_region`` (the
+    annotated area of the source image) enters that region according to
+    ``train_cfg['unannotated']``: ``'ignore'`` (mmaims's default) leaves
+    pixels outside it out of every loss; ``'background'`` (the paper, Sec.
+    3.1 and 3.4) makes them background on full-image samples (prompt type
+    ``'full'``), which is the annotation problem that the paper's mask
+    prompt encoder and partial-image prompts address; prompted samples
+    still use it. A sample without
     ``prompt_mask`` or ``valid_region`` counts the whole (padded) image for
     the missing one. Outside that region the mask logits are treated as
     certain when choosing Mask2Former's importance-sampled points, so those
@@ -208,8 +219,9 @@ class MultiLevelDecoderHead(BaseModule):
         loss_dice (:obj:`ConfigDict` or dict): Dice loss.
         train_cfg (:obj:`ConfigDict` or dict, optional): ``assigner``,
             ``sampler``, ``num_points``, ``oversample_ratio``,
-            ``importance_sample_ratio`` as in ``Mask2FormerHead``. Needed by
-            :meth:`loss`. Defaults to None.
+            ``importance_sample_ratio`` as in ``Mask2FormerHead``, and
+            ``unannotated`` (``'ignore'`` or ``'background'``, see above;
+            default ``'ignore'``). Needed by :meth:`loss`. Defaults to None.
         test_cfg (:obj:`ConfigDict` or dict, optional): Kept for the
             detector; the head itself does no post-processing.
         init_cfg (:obj:`ConfigDict` or dict, optional): Initialization
@@ -330,6 +342,11 @@ class MultiLevelDecoderHead(BaseModule):
             self.oversample_ratio = train_cfg.get('oversample_ratio', 3.0)
             self.importance_sample_ratio = train_cfg.get(
                 'importance_sample_ratio', 0.75)
+            self.unannotated = train_cfg.get('unannotated', 'ignore')
+            if self.unannotated not in UNANNOTATED_MODES:
+                raise ValueError(
+                    f'train_cfg.unannotated must be one of '
+                    f'{UNANNOTATED_MODES}, got {self.unannotated!r}')
         self.class_weight = loss_cls.get('class_weight', None)
         self.loss_cls = MODELS.build(loss_cls)
         self.loss_mask = MODELS.build(loss_mask)
@@ -665,7 +682,12 @@ class MultiLevelDecoderHead(BaseModule):
                 'shape (AIMSDataPreprocessor)')
 
         region = torch.ones(shape, dtype=torch.bool, device=device)
-        for name in ('prompt_mask', 'valid_region'):
+        region_maps = ['prompt_mask', 'valid_region']
+        if self.unannotated == 'background' and \
+                task.get('prompt_type') == 'full':
+            # the paper: unannotated pixels of a full image are background
+            region_maps.remove('valid_region')
+        for name in region_maps:
             if name not in data_sample:
                 continue
             data = data_sample.get(name).data

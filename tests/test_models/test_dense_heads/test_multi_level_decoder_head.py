@@ -605,6 +605,44 @@ def test_pixels_outside_loss_region_do_not_count(kind):
     assert moved['entity.loss_dice'] != ref['entity.loss_dice']
 
 
+@pytest.mark.parametrize('unannotated', ['ignore', 'background'])
+@pytest.mark.parametrize('prompt_type', ['full', 'partial'])
+def test_unannotated_pixels_ignored_or_background(unannotated, prompt_type):
+    """train_cfg.unannotated: outside valid_region, 'ignore' leaves pixels
+    out of the loss region; 'background' (the paper's baseline) keeps them
+    in it on full-image samples only, where they count as background."""
+    head = build_head(tcm=None, decoders=('entity', ))
+    head.unannotated = unannotated
+    sample = make_sample(
+        sup('entity'),
+        entity_boxes=[(4, 4, 20, 28)],
+        valid=(0, 0, 32, 64),
+        crowd_boxes=[(40, 40, 48, 48)])
+    sample.set_metainfo(dict(task=dict(sample.task, prompt_type=prompt_type)))
+    region = head._get_decoder_targets(sample, 'entity',
+                                       torch.device('cpu'))['region']
+    expected = torch.zeros(SIZE, SIZE, dtype=torch.bool)
+    if unannotated == 'background' and prompt_type == 'full':
+        expected[:] = True
+    else:
+        expected[:, :32] = True
+    expected[40:48, 40:48] = False  # crowd stays ignored either way
+    torch.testing.assert_close(region, expected)
+
+
+def test_unannotated_mode_is_checked():
+    cfg = dict(copy.deepcopy(TRAIN_CFG), unannotated='void')
+    with pytest.raises(ValueError, match='unannotated'):
+        MODELS.build(
+            dict(
+                type='MultiLevelDecoderHead',
+                feat_channels=FEAT,
+                out_channels=FEAT,
+                transformer_decoder=copy.deepcopy(TRANSFORMER_DECODER),
+                positional_encoding=dict(num_feats=FEAT // 2),
+                train_cfg=cfg))
+
+
 def test_bad_samples_raise_clear_errors():
     head = build_head(tcm=None, decoders=('entity', ))
     mask_features, memorys = features(batch_size=1)
