@@ -88,6 +88,59 @@ def eval_task(levels: Sequence[str]) -> dict:
         })
 
 
+def supervision(sample_type: int,
+                levels: Sequence[str],
+                supervise_all_levels: bool = True) -> Dict[str, dict]:
+    """``task['supervision']`` of a training sample (types 1-8).
+
+    Maps each supervised decoder to the level its queries are matched to and
+    whether that level's targets are exhaustive (docs/data_sample.md). It
+    depends only on the type, the image's exhaustive ``levels`` and
+    ``supervise_all_levels``; :class:`SampleTaskPrompt` builds the prompt
+    and targets that go with it.
+
+    - types 1-3: the type's decoder at its own level, exhaustive;
+    - types 4-6: the type's decoder at its own level, exhaustive for the
+      entity level (the prompt is made of exactly those entities) and for
+      a part / relation level listed in ``levels``;
+    - with ``supervise_all_levels``, types 1-6 also supervise every other
+      decoder whose level is exhaustive on the sample (full: listed in
+      ``levels``; partial: entity, or listed), so that the association
+      module sees pairs of levels;
+    - type 7: the part decoder at the part level, exhaustive iff listed;
+    - type 8: the relation decoder at the **entity** level, exhaustive.
+
+    Args:
+        sample_type (int): 1..8.
+        levels (Sequence[str]): The image's exhaustive levels.
+        supervise_all_levels (bool): See above. Defaults to True.
+
+    Returns:
+        dict[str, dict]: Decoder -> ``dict(level=..., exhaustive=...)``.
+    """
+    if check_sample_type(sample_type) == 0:
+        raise ValueError('sample type 0 (evaluation) has no training '
+                         'supervision; see eval_task()')
+    prompt_type, decoder = SAMPLE_TYPES[sample_type]
+    if sample_type == 7:
+        return {PART: dict(level=PART, exhaustive=PART in levels)}
+    if sample_type == 8:
+        return {RELATION: dict(level=ENTITY, exhaustive=True)}
+    if prompt_type == 'full':
+        exhaustive_levels = [lv for lv in LEVELS if lv in levels]
+    else:
+        exhaustive_levels = [
+            lv for lv in LEVELS if lv == ENTITY or lv in levels
+        ]
+    result = {
+        decoder: dict(level=decoder, exhaustive=decoder in exhaustive_levels)
+    }
+    if supervise_all_levels:
+        for level in exhaustive_levels:
+            result.setdefault(level, dict(level=level, exhaustive=True))
+    return result
+
+
 def image_statistics(instances: Iterable[dict]) -> dict:
     """Counts of a data info's instances used to decide what it can serve.
 

@@ -1,12 +1,13 @@
 # Copyright (c) mmaims contributors. All rights reserved.
-from typing import Dict, Optional
+from typing import Optional
 
 import numpy as np
 from mmcv.transforms import BaseTransform
 
 from mmaims.registry import TRANSFORMS
-from mmaims.structures import ENTITY, LEVELS, PART, RELATION
-from ..task_prompts import SAMPLE_TYPES, check_sample_type, eval_task
+from mmaims.structures import ENTITY, PART, RELATION
+from ..task_prompts import (SAMPLE_TYPES, check_sample_type, eval_task,
+                            supervision)
 from .hierarchy import LEVEL_PREFIX, has_level, keep_instances, num_instances
 
 
@@ -45,19 +46,11 @@ class SampleTaskPrompt(BaseTransform):
 
     ``task['supervision']`` maps each supervised decoder to the level its
     queries are matched to and whether the targets are exhaustive (then
-    unmatched queries are pushed to "no object"):
-
-    - types 1-3: the type's decoder at its own level, exhaustive;
-    - types 4-6: the type's decoder at its own level, exhaustive for the
-      entity level (the prompt is made of exactly those entities) and for a
-      part/relation level listed in ``levels``;
-    - with ``supervise_all_levels`` (default), types 1-6 also supervise
-      every other decoder whose level is exhaustive on the sample (full:
-      listed in ``levels``; partial: entity, or listed), so the association
-      module sees pairs of levels;
-    - type 7: ``{'part': {'level': 'part', 'exhaustive': 'part' in
-      levels}}``;
-    - type 8: ``{'relation': {'level': 'entity', 'exhaustive': True}}``.
+    unmatched queries are pushed to "no object"); it is
+    :func:`mmaims.datasets.task_prompts.supervision` of the sample type,
+    the image's ``levels`` and ``supervise_all_levels`` (with it, the
+    default, types 1-6 also supervise every other exhaustive level, so the
+    association module sees pairs of levels).
 
     Pixels outside ``prompt_mask``, outside ``valid_region`` and inside a
     crowd region of a level are ignored by the loss of that level.
@@ -123,39 +116,21 @@ class SampleTaskPrompt(BaseTransform):
             if decoder not in levels:
                 return None
             prompt = np.ones((h, w), dtype=np.uint8)
-            exhaustive_levels = [lv for lv in LEVELS if lv in levels]
         elif prompt_type == 'partial':
             prompt = self._partial(results, decoder, levels)
-            exhaustive_levels = [
-                lv for lv in LEVELS if lv == ENTITY or lv in levels
-            ]
         elif prompt_type == 'one_entity':
             prompt = self._one_entity(results)
-            exhaustive_levels = []
         else:
             prompt = self._two_entities(results)
-            exhaustive_levels = []
         if prompt is None:
             return None
-
-        supervision: Dict[str, dict] = {}
-        if sample_type == 7:
-            supervision[PART] = dict(level=PART, exhaustive=PART in levels)
-        elif sample_type == 8:
-            supervision[RELATION] = dict(level=ENTITY, exhaustive=True)
-        else:
-            supervision[decoder] = dict(
-                level=decoder, exhaustive=decoder in exhaustive_levels)
-            if self.supervise_all_levels:
-                for level in exhaustive_levels:
-                    supervision.setdefault(
-                        level, dict(level=level, exhaustive=True))
         results['prompt_mask'] = prompt
         results['task'] = dict(
             sample_type=sample_type,
             prompt_type=prompt_type,
             decoder=decoder,
-            supervision=supervision)
+            supervision=supervision(sample_type, levels,
+                                    self.supervise_all_levels))
         return results
 
     # ------------------------------------------------------------------

@@ -1,5 +1,6 @@
 # Copyright (c) mmaims contributors. All rights reserved.
 import copy
+import inspect
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -44,6 +45,38 @@ DEFAULT_PROMPT_OUTPUT_LEVELS = {PART: PART, ENTITY: ENTITY, RELATION: ENTITY}
 
 Feats = Tuple[Tensor, List[Tensor]]
 PromptLike = Union[Tensor, np.ndarray, BitmapMasks]
+
+
+def scratch_backbone_cfg(backbone: ConfigType) -> dict:
+    """A backbone config made fit for training from random weights.
+
+    ``init_cfg`` is dropped (the backbone's own random init); a
+    ``norm_cfg`` gets ``requires_grad=True``; ``norm_eval`` becomes False;
+    a backbone class with a ``zero_init_residual`` argument (mmdet's
+    ResNet family) gets False, so that no residual block is the identity
+    at the start (with frozen norms it would stay one for good).
+
+    Args:
+        backbone (dict): The backbone config.
+
+    Returns:
+        dict: A changed copy.
+    """
+    backbone = copy.deepcopy(dict(backbone))
+    backbone['init_cfg'] = None
+    if backbone.get('norm_cfg') is not None:
+        backbone['norm_cfg'] = dict(backbone['norm_cfg'], requires_grad=True)
+    backbone_cls = MODELS.get(backbone['type']) if isinstance(
+        backbone['type'], str) else backbone['type']
+    if backbone_cls is None:
+        raise KeyError(f'unknown backbone type {backbone["type"]!r}')
+    params = inspect.signature(backbone_cls.__init__).parameters
+    # mmdet's ResNet defaults to norm_eval=True: set it even when absent
+    if 'norm_eval' in backbone or 'norm_eval' in params:
+        backbone['norm_eval'] = False
+    if 'zero_init_residual' in params:
+        backbone['zero_init_residual'] = False
+    return backbone
 
 
 @MODELS.register_module()
@@ -117,6 +150,16 @@ class AIMS(BaseDetector):
             switches AM off (links then come from mask overlap).
         post_processor (dict): Post-processing config; it receives
             ``test_cfg``. Defaults to ``AIMSPostProcessor``.
+        from_scratch (bool): Train the backbone from random weights on
+            purpose. The backbone config is then changed so that it can
+            learn from scratch: no ``init_cfg`` (random init), norm layers
+            trainable (``norm_cfg.requires_grad=True``,
+            ``norm_eval=False``) and, for backbones that have it,
+            ``zero_init_residual=False`` (no residual block starts as the
+            identity). Without it, :class:`TrainSetupCheckHook` stops a
+            training run that has neither backbone weights
+            (``init_cfg=dict(type='Pretrained', ...)``) nor ``load_from`` /
+            ``resume``. Defaults to False.
         train_cfg (dict, optional): Training config of the decode head.
         test_cfg (dict, optional): See above.
         data_preprocessor (dict, optional): ``AIMSDataPreprocessor`` config.
@@ -131,12 +174,16 @@ class AIMS(BaseDetector):
                  prompt_encoder: OptConfigType = None,
                  association_head: OptConfigType = None,
                  post_processor: ConfigType = dict(type='AIMSPostProcessor'),
+                 from_scratch: bool = False,
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.from_scratch = from_scratch
+        if from_scratch:
+            backbone = scratch_backbone_cfg(backbone)
         self.backbone = MODELS.build(backbone)
         if neck is not None:
             self.neck = MODELS.build(neck)

@@ -186,8 +186,9 @@ def test_loss_contract_full_model_every_parameter_gets_a_gradient():
         assert f'{dec}.d2.loss_dice' in keys
     assert {'entity_part.loss_assoc', 'relation_entity.loss_assoc'} <= keys
     for name, value in losses.items():
-        assert value.item() > 0, name
-    sum(losses.values()).backward()
+        if 'loss' in name:  # link_recall is a diagnostic, may be 0
+            assert value.item() > 0, name
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
     no_grad = [
         name for name, p in model.named_parameters()
         if p.requires_grad and (p.grad is None or p.grad.abs().sum() == 0)
@@ -522,3 +523,49 @@ def test_baseline_entity_branch_equals_mmdet_mask2former():
     assert len(ours) == len(theirs) > 0
     assert torch.allclose(ours.scores, theirs.scores, atol=1e-5)
     assert torch.equal(ours.masks, theirs.masks)
+
+
+def _ppp_like_loss_share(**association):
+    """Share of the association loss in the total training loss of one
+    PPP-like sample (parts and entities, both exhaustive, linked), with 50
+    queries per decoder: 3 linked pairs among 2,500 entity-part pairs."""
+    cfg = tiny_model_cfg()
+    cfg.decode_head.num_queries = 50
+    cfg.association_head.update(association)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg)
+    model.init_weights()
+    model.train()
+    sample = train_sample()
+    sample.set_metainfo(
+        dict(
+            levels=['part', 'entity'],
+            task=dict(
+                sample_type=2,
+                prompt_type='full',
+                decoder='part',
+                supervision={
+                    lvl: dict(level=lvl, exhaustive=True)
+                    for lvl in ('part', 'entity')
+                })))
+    with torch.no_grad():
+        losses = model(**preprocess(model, [sample], True), mode='loss')
+    total = sum(v for k, v in losses.items() if 'loss' in k)
+    assert losses['relation_entity.loss_assoc'] == 0  # no relation targets
+    return float(losses['entity_part.loss_assoc'] / total)
+
+
+def test_association_loss_is_a_real_share_of_a_ppp_like_sample():
+    # the base config's association loss (balanced BCE, weight 5): 4.4 %
+    # of the total here (the paper-size Swin-T model: about 4 % per pair on
+    # synthetic batches, README "Association loss")
+    base = Config.fromfile(BASE_MODEL).model.association_head
+    share = _ppp_like_loss_share(
+        balanced=base.balanced, loss_assoc=base.loss_assoc)
+    assert share >= 0.03
+    # eq. 8 as a plain mean with weight 1 gave it almost no signal: 0.8 %
+    plain = _ppp_like_loss_share(
+        balanced=False,
+        loss_assoc=dict(
+            type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0))
+    assert plain < 0.01
