@@ -99,12 +99,16 @@ def test_mismatched_tensors_are_left_out_and_reported(tmp_path):
     _, src = _mask2former_checkpoint(tmp_path, num_classes=3)
     dst = str(tmp_path / 'aims_init.pth')
     report = _convert(src, dst)
-    assert 'left out 2' in report
+    # by default all three decoders receive the weights (the paper
+    # initialises the whole model): cls_embed weight + bias of each is out
+    assert 'left out 6' in report
     assert ('left out (shape (4, 32) in the checkpoint, (2, 32) in the '
             'model): decode_head.decoders.entity.cls_embed.weight') in report
     state = load_checkpoint_weights_only(dst)['state_dict']
-    assert 'decode_head.decoders.entity.cls_embed.weight' not in state
-    assert 'decode_head.decoders.entity.query_feat.weight' in state
+    for decoder in ('part', 'entity', 'relation'):
+        assert f'decode_head.decoders.{decoder}.cls_embed.weight' \
+            not in state
+        assert f'decode_head.decoders.{decoder}.query_feat.weight' in state
 
 
 def test_not_a_mask2former_checkpoint_is_refused(tmp_path):

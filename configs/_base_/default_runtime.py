@@ -6,6 +6,9 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', interval=5000, max_keep_ckpts=3),
     sampler_seed=dict(type='TaskSamplerSeedHook'),
+    # stops a run without initial weights (unless model.from_scratch=True)
+    # and warns when the association module would get no targets
+    setup_check=dict(type='TrainSetupCheckHook'),
     visualization=dict(type='DetVisualizationHook'))
 
 # On a machine without CUDA, tools/train.py and tools/test.py switch the

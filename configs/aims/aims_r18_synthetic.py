@@ -1,7 +1,9 @@
 # The CPU main job (README "Main job"): the full AIMS (MPE + TCM + AM, all
 # eight sample types over the four synthetic sources) with a small ResNet-18
 # trained from scratch on 128 x 128 synthetic images, 2,000 iterations of
-# batch 8 on a 2-core CPU. Generate the data first:
+# batch 8 on a 2-core CPU. mmaims semantics: pixels outside valid_region are
+# left out of the loss (train_cfg.unannotated='ignore', the model base's
+# default). Generate the data first:
 #   python tools/misc/make_synthetic_dataset.py data/aims_synthetic \
 #       --num-images 1000 --seed 0
 _base_ = [

@@ -165,6 +165,52 @@ def test_resume_without_a_seed_continues_the_sampler_stream(
         [r['samples'] for r in recorded(straight)]
 
 
+def test_training_logs_association_and_stops_without_weights(
+        tiny_config, tmp_path):
+    work_dir = str(tmp_path / 'logged')
+    out = run([PY, 'tools/train.py', tiny_config, '--work-dir', work_dir] +
+              options(2))
+    log = out.stdout + out.stderr
+    assert 'Initial weights: random weights (model.from_scratch=True)' in log
+    # the association loss and its diagnostic are logged every iteration
+    assert 'entity_part.loss_assoc' in log
+    assert 'link_recall' in log
+
+    # the same model without from_scratch and without any weights
+    stopped = str(tmp_path / 'stopped')
+    out = run([PY, 'tools/train.py', tiny_config, '--work-dir', stopped] +
+              options(2) + ['model.from_scratch=False'], returncode=1)
+    log = out.stdout + out.stderr
+    assert 'would train from random weights' in log
+    assert 'model.from_scratch=True' in log
+    assert not glob.glob(osp.join(stopped, '*.pth'))
+
+
+def test_loss_shares_tool(tiny_config, capsys):
+    """tools/analysis_tools/loss_shares.py groups the loss keys and prints
+    each group's share of the total the optimizer sees."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'loss_shares',
+        osp.join(REPO, 'tools', 'analysis_tools', 'loss_shares.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    import torch
+    groups = tool.group_losses({
+        'part.loss_mask': torch.tensor(2.), 'part.d0.loss_mask':
+        torch.tensor(1.), 'entity_part.loss_assoc': torch.tensor(3.),
+        'entity_part.link_recall': torch.tensor(0.5)})
+    assert groups == {'total': 6.0, 'part all blocks': 3.0,
+                      'part last block': 2.0,
+                      'entity_part.loss_assoc': 3.0}
+    means = tool.main([tiny_config, '--num-batches', '2'])
+    out = capsys.readouterr().out
+    assert '2 training batches, init' in out
+    assert 'entity_part.loss_assoc' in out and '100.0%' in out
+    assert means['total'] == pytest.approx(
+        sum(v for k, v in means.items() if 'all blocks' in k or 'assoc' in k))
+
+
 @pytest.mark.slow
 def test_distributed_train_and_test_on_cpu(tiny_config, tmp_path):
     work_dir = str(tmp_path / 'dist')

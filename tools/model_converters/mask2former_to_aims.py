@@ -11,7 +11,8 @@ embeddings). This tool maps them onto an AIMS model built from CONFIG:
 - ``backbone.*`` stays ``backbone.*``;
 - ``panoptic_head.pixel_decoder.*`` becomes the shared ``pixel_decoder.*``;
 - the rest of ``panoptic_head.*`` goes to every decoder named with
-  ``--decoders`` (default: ``entity``), as
+  ``--decoders`` (default: all three, ``part entity relation``: the paper
+  initialises the whole model from COCO-Entity weights), as
   ``decode_head.decoders.{decoder}.*``.
 
 Every converted tensor is checked against the model: one whose shape
@@ -27,7 +28,10 @@ Example::
     python tools/model_converters/mask2former_to_aims.py \\
         mask2former_swin-l_coco-entity.pth \\
         checkpoints/aims_swin-l_coco-entity_init.pth \\
-        --config configs/aims/aims_swin-l.py --decoders entity part relation
+        --config configs/aims/aims_swin-l.py
+
+and then train with ``--cfg-options
+load_from=checkpoints/aims_swin-l_coco-entity_init.pth``.
 """
 import argparse
 import os
@@ -56,9 +60,10 @@ def parse_args():
     parser.add_argument(
         '--decoders',
         nargs='+',
-        default=['entity'],
+        default=list(LEVELS),
         choices=list(LEVELS),
-        help='AIMS decoders that receive the Mask2Former decoder weights')
+        help='AIMS decoders that receive the Mask2Former decoder weights '
+        '(default: all three, as the paper initialises the whole model)')
     parser.add_argument(
         '--src-prefix',
         default='panoptic_head.',

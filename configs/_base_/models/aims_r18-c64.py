@@ -2,14 +2,13 @@
 # full model of aims_r50.py (MPE + TCM + AM) with a ResNet-18 of half width,
 # 64-channel pixel decoder / decoders / prompt encoder, 3 decoder blocks and
 # fewer queries. Switch modules off in a leaf config like aims_r50.py says.
+# Trained from random weights on purpose (from_scratch: no ImageNet
+# weights, trainable BatchNorm, no zero-initialised residual blocks).
 _base_ = './aims_r50.py'
 
 model = dict(
-    backbone=dict(
-        depth=18,
-        base_channels=32,
-        norm_cfg=dict(type='BN', requires_grad=True),
-        norm_eval=False),
+    from_scratch=True,
+    backbone=dict(depth=18, base_channels=32),
     pixel_decoder=dict(
         in_channels=[32, 64, 128, 256],
         feat_channels=64,

@@ -4,8 +4,14 @@
 # complementarity module (TCM), association module (AM).
 # Switches (Table 3a): prompt_encoder=None (MPE off),
 # decode_head.tcm=None (TCM off), association_head=None (AM off).
-# No weights are downloaded: the backbone starts from random weights unless
-# the leaf config sets `load_from` (or a backbone init_cfg) to a local file.
+# Initial weights as mmdet's Mask2Former R-50: the ImageNet backbone of
+# torchvision (frozen BatchNorm, as with any pretrained mmdet ResNet);
+# override with model.backbone.init_cfg.checkpoint=/local/resnet50.pth.
+# The paper starts from COCO-Entity weights: convert them with
+# tools/model_converters/mask2former_to_aims.py and set load_from.
+# Training from random weights needs model.from_scratch=True (it makes the
+# norm layers trainable); without weights and without it, training stops
+# at start (TrainSetupCheckHook).
 data_preprocessor = dict(
     type='AIMSDataPreprocessor',
     mean=[123.675, 116.28, 103.53],
@@ -27,7 +33,7 @@ model = dict(
         norm_cfg=dict(type='BN', requires_grad=False),
         norm_eval=True,
         style='pytorch',
-        init_cfg=None),
+        init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet50')),
     pixel_decoder=dict(
         type='MSDeformAttnPixelDecoder',
         in_channels=[256, 512, 1024, 2048],
@@ -116,18 +122,28 @@ model = dict(
             naive_dice=True,
             eps=1.0,
             loss_weight=5.0)),
-    # eq. 8-9
+    # eq. 8-9. The BCE is balanced (positive and negative query pairs
+    # averaged separately): linked pairs are a few in thousands. Weight 5:
+    # each pair's loss then weighs about as much as one decoder's last-block
+    # loss at initialisation (measured with
+    # tools/analysis_tools/loss_shares.py, README "Association loss").
     association_head=dict(
         type='AssociationHead',
         in_channels=256,
         feat_channels=256,
+        balanced=True,
         loss_assoc=dict(
             type='CrossEntropyLoss',
             use_sigmoid=True,
             reduction='mean',
-            loss_weight=1.0)),
+            loss_weight=5.0)),
     post_processor=dict(type='AIMSPostProcessor'),
     train_cfg=dict(
+        # pixels outside an image's valid_region (its annotated area):
+        # 'ignore' = left out of the loss (mmaims's default, an improvement
+        # over the paper), 'background' = background on full-image samples
+        # (the paper; the configs that reproduce its tables set it)
+        unannotated='ignore',
         num_points=12544,
         oversample_ratio=3.0,
         importance_sample_ratio=0.75,

@@ -1,8 +1,11 @@
-# AIMS with a Swin-T backbone (the paper's ablation backbone).
+# AIMS with a Swin-T backbone (the paper's ablation backbone), initialised
+# from the ImageNet-1k Swin-T of mmdet's Mask2Former Swin-T config;
+# override with model.backbone.init_cfg.checkpoint=/local/swin_tiny.pth.
 # Leaf configs add Mask2Former's Swin optimizer settings with
 #   optim_wrapper = dict(
 #       paramwise_cfg=dict(custom_keys=_base_.swin_custom_keys))
 _base_ = ['./aims_r50.py']
+pretrained = 'https://github.com/SwinTransformer/storage/releases/download/v1.0.0/swin_tiny_patch4_window7_224.pth'  # noqa
 
 model = dict(
     backbone=dict(
@@ -23,7 +26,7 @@ model = dict(
         with_cp=False,
         convert_weights=True,
         frozen_stages=-1,
-        init_cfg=None),
+        init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
     pixel_decoder=dict(in_channels=[96, 192, 384, 768]))
 
 # Mask2Former's Swin settings: backbone lr x0.1, no weight decay on the

@@ -10,6 +10,7 @@ _base_ = [
 ]
 
 model = dict(
+    from_scratch=True,
     backbone=dict(
         _delete_=True,
         type='ResNet',
