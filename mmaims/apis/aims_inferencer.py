@@ -24,10 +24,9 @@ from mmengine.visualization import Visualizer
 
 from mmaims.registry import VISUALIZERS
 from mmaims.structures import (LEVEL_FIELDS, LEVELS, LINK_FIELDS, LINK_TYPES,
-                               samples_to_predictions)
+                               build_hierarchy, samples_to_predictions)
 from mmaims.utils import register_all_modules
 from .aims_image_session import DEFAULT_PROMPT_TYPES, AIMSImageSession
-from .hierarchy import build_hierarchy
 from .inputs import (ImageInput, PromptInput, list_image_folder, load_image,
                      load_prompt)
 

@@ -1,4 +1,5 @@
 # Copyright (c) mmaims contributors. All rights reserved.
+from .hierarchy import build_hierarchy, hierarchy_edges, hierarchy_nodes
 from .levels import ENTITY, LEVELS, LINK_TYPES, PART, RELATION, check_level
 from .mask import (decode_rle, encode_mask, merge_rles, rle_area, rle_bbox,
                    to_rle)
@@ -13,5 +14,6 @@ __all__ = [
     'merge_rles', 'LEVEL_FIELDS', 'LINK_FIELDS', 'masks_to_numpy',
     'masks_to_rles', 'sample_level_predictions', 'sample_link_predictions',
     'samples_to_predictions', 'merge_predictions', 'validate_predictions',
-    'load_predictions'
+    'load_predictions', 'build_hierarchy', 'hierarchy_edges',
+    'hierarchy_nodes'
 ]

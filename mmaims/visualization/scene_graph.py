@@ -13,7 +13,8 @@ from typing import Dict, Optional, Tuple
 import cv2
 import numpy as np
 
-from mmaims.structures import ENTITY, PART, RELATION
+from mmaims.structures import (ENTITY, PART, RELATION, hierarchy_edges,
+                               hierarchy_nodes)
 from .aims_local_visualizer import level_colors
 
 ROW_ORDER = (RELATION, ENTITY, PART)
@@ -67,7 +68,6 @@ def draw_scene_graph(image: np.ndarray,
     Returns:
         np.ndarray: The RGB picture.
     """
-    from mmaims.apis.hierarchy import hierarchy_edges, hierarchy_nodes
     nodes = hierarchy_nodes(tree)
     shown = {level: nodes[level][:max_nodes_per_level] for level in nodes}
     hidden = {level: len(nodes[level]) - len(shown[level]) for level in nodes}
@@ -132,7 +132,6 @@ def draw_scene_graph(image: np.ndarray,
 
 def scene_graph_masks(predictions: dict, tree: dict) -> Dict[int, np.ndarray]:
     """Decode the masks of the nodes of a tree from a prediction dict."""
-    from mmaims.apis.hierarchy import hierarchy_nodes
     from mmaims.structures import decode_rle
     wanted = {n['id'] for ns in hierarchy_nodes(tree).values() for n in ns}
     return {

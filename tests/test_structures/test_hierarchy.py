@@ -1,8 +1,8 @@
 # Copyright (c) mmaims contributors. All rights reserved.
 import numpy as np
 
-from mmaims.apis import build_hierarchy, hierarchy_edges, hierarchy_nodes
-from mmaims.structures import encode_mask
+from mmaims.structures import (build_hierarchy, encode_mask, hierarchy_edges,
+                               hierarchy_nodes)
 
 
 def _mask(mask_id, level, x0, x1, score, image_id=3):

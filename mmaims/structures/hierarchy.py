@@ -19,7 +19,8 @@ reads it as one:
 from collections import defaultdict
 from typing import Dict, List, Optional
 
-from mmaims.structures import ENTITY, PART, RELATION, rle_area, rle_bbox
+from .levels import ENTITY, PART, RELATION
+from .mask import rle_area, rle_bbox
 
 
 def _node(mask: dict) -> dict:
