@@ -7,7 +7,8 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 from mmaims.registry import RUNNERS
-from mmaims.utils import (register_all_modules, setup_distributed,
+from mmaims.utils import (register_all_modules,
+                          register_safe_checkpoint_loader, setup_distributed,
                           teardown_distributed)
 
 
@@ -58,6 +59,8 @@ def parse_args():
 def main():
     args = parse_args()
     register_all_modules(init_default_scope=False)
+    # every checkpoint (load_from, --resume) is read weights-only
+    register_safe_checkpoint_loader()
 
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:

@@ -10,15 +10,13 @@ import torch.distributed as torch_dist
 from mmengine import DefaultScope
 from mmengine.config import Config
 
-from .checkpoint import register_safe_checkpoint_loader
-
 
 def register_all_modules(init_default_scope: bool = True) -> None:
     """Register all modules of mmdet and mmaims into the registries.
 
-    It also installs the weights-only checkpoint loader of
-    :func:`register_safe_checkpoint_loader`, so every checkpoint read through
-    mmengine afterwards is loaded with ``weights_only=True``.
+    It only registers: loading checkpoints weights-only is a separate,
+    explicit call, :func:`register_safe_checkpoint_loader`, which the tools,
+    the demo and the inferencer make.
 
     Args:
         init_default_scope (bool): Whether to set the global default scope to
@@ -33,8 +31,6 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     import mmaims.evaluation  # noqa: F401,F403
     import mmaims.models  # noqa: F401,F403
     import mmaims.visualization  # noqa: F401,F403
-
-    register_safe_checkpoint_loader()
 
     if init_default_scope:
         never_created = DefaultScope.get_current_instance() is None \

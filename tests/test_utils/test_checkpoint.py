@@ -141,3 +141,19 @@ def test_plain_state_dict_loads_through_mmengine(tmp_path):
     other = nn.Linear(2, 2)
     load_checkpoint(other, path)
     torch.testing.assert_close(other.weight, model.weight)
+
+
+def test_safe_loader_is_an_explicit_call(monkeypatch):
+    """Registering modules does not change how checkpoints are read;
+    register_safe_checkpoint_loader does."""
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    from mmaims.utils import register_all_modules
+    schemes = dict(CheckpointLoader._schemes)
+    monkeypatch.setattr(CheckpointLoader, '_schemes', schemes)
+    mmengine_local = object()
+    schemes[''] = mmengine_local
+    register_all_modules(init_default_scope=False)
+    assert CheckpointLoader._schemes[''] is mmengine_local
+    register_safe_checkpoint_loader()
+    assert CheckpointLoader._schemes[''] is not mmengine_local

@@ -34,8 +34,9 @@ from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.runner import load_checkpoint
 from mmengine.utils import ProgressBar
 
+from mmaims.models.detectors.aims import fill_widths, scratch_backbone_cfg
 from mmaims.registry import MODELS
-from mmaims.utils import register_all_modules
+from mmaims.utils import register_all_modules, register_safe_checkpoint_loader
 
 #: Mask2Former's transformer decoder (mmdet config) if the AIMS head config
 #: does not give one.
@@ -91,6 +92,7 @@ def parse_args():
 def build_mask2former_cfg(aims_model: ConfigDict) -> dict:
     """An mmdet ``Mask2Former`` config with the AIMS image encoder and the
     decoder of one AIMS level (one class, instance inference)."""
+    aims_model = ConfigDict(fill_widths(aims_model))
     head = aims_model.decode_head
     pixel_decoder = copy.deepcopy(aims_model.pixel_decoder)
     in_channels = pixel_decoder.pop('in_channels')
@@ -111,7 +113,9 @@ def build_mask2former_cfg(aims_model: ConfigDict) -> dict:
     return dict(
         type='Mask2Former',
         data_preprocessor=preprocessor,
-        backbone=copy.deepcopy(aims_model.backbone),
+        backbone=scratch_backbone_cfg(aims_model.backbone)
+        if aims_model.get('from_scratch') else copy.deepcopy(
+            aims_model.backbone),
         panoptic_head=dict(
             type='Mask2FormerHead',
             in_channels=in_channels,
@@ -197,6 +201,7 @@ def time_interleaved(fns, repeat, warmup, device):
 def main():
     args = parse_args()
     register_all_modules()
+    register_safe_checkpoint_loader()  # --checkpoint is read weights-only
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)

@@ -26,7 +26,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner, load_checkpoint
 
 from mmaims.registry import MODELS
-from mmaims.utils import register_all_modules
+from mmaims.utils import register_all_modules, register_safe_checkpoint_loader
 
 
 def parse_args(argv=None):
@@ -114,6 +114,7 @@ def format_shares(means: Dict[str, float]) -> str:
 def main(argv=None):
     args = parse_args(argv)
     register_all_modules()
+    register_safe_checkpoint_loader()  # --checkpoint is read weights-only
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
