@@ -2,6 +2,7 @@
 """Fixtures shared by the whole suite: a tiny randomly initialised AIMS
 (tests/data/configs/aims_tiny.py) saved as a checkpoint, and an inferencer
 built from it, for the inference, demo and visualizer tests."""
+import importlib.util
 import os.path as osp
 
 import pytest
@@ -11,6 +12,22 @@ from mmengine.config import Config
 TESTS = osp.dirname(osp.abspath(__file__))
 TINY_CONFIG = osp.join(TESTS, 'data', 'configs', 'aims_tiny.py')
 INFER_DATA = osp.join(TESTS, 'data', 'inference')
+
+
+@pytest.fixture(scope='session')
+def load_tool():
+    """Import a script of tools/ as a module: ``load_tool('model_converters/
+    mask2former_to_aims.py')``."""
+
+    def load(path):
+        spec = importlib.util.spec_from_file_location(
+            osp.splitext(osp.basename(path))[0],
+            osp.join(osp.dirname(TESTS), 'tools', path))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
 
 
 @pytest.fixture(scope='session')

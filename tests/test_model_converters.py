@@ -116,3 +116,30 @@ def test_not_a_mask2former_checkpoint_is_refused(tmp_path):
     state = {'backbone.conv1.weight': torch.zeros(1)}
     with pytest.raises(KeyError, match='no key starts with "panoptic_head."'):
         tool.convert(state, state, ['entity'])
+
+
+def test_convert_mask2former_detector_state_dict():
+    tool = _load_tool(TOOL, 'mask2former_to_aims')
+    w = torch.zeros(1)
+    state = {
+        'backbone.conv1.weight': w,
+        'panoptic_head.pixel_decoder.mask_feature.weight': w,
+        'panoptic_head.query_feat.weight': w,
+        'panoptic_head.transformer_decoder.layers.0.ffn.layers.1.weight': w,
+        'panoptic_head.cls_embed.weight': w,
+    }
+    converted = tool.convert_mask2former_state_dict(
+        state, decoder='entity', dst_prefix='decode_head.')
+    assert list(converted) == [
+        'backbone.conv1.weight', 'pixel_decoder.mask_feature.weight',
+        'decode_head.decoders.entity.query_feat.weight',
+        'decode_head.decoders.entity.transformer_decoder.layers.0.ffn.'
+        'layers.1.weight', 'decode_head.decoders.entity.cls_embed.weight'
+    ]
+    dropped = tool.convert_mask2former_state_dict(
+        state, decoder='part', drop_cls_embed=True)
+    assert 'decode_head.decoders.part.query_feat.weight' in dropped
+    assert not any('cls_embed' in k for k in dropped)
+    with pytest.raises(ValueError, match='unknown level'):
+        tool.convert_mask2former_state_dict(
+            state, decoder='thing')

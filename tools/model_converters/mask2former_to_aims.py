@@ -37,13 +37,14 @@ import argparse
 import os
 import os.path as osp
 from collections import Counter, OrderedDict
+from typing import Mapping
 
 import torch
 from mmengine.config import Config, DictAction
+from torch import Tensor
 
-from mmaims.models.dense_heads import MultiLevelDecoderHead
 from mmaims.registry import MODELS
-from mmaims.structures import LEVELS
+from mmaims.structures import LEVELS, check_level
 from mmaims.utils import load_checkpoint_weights_only, register_all_modules
 
 
@@ -76,6 +77,60 @@ def parse_args():
     return parser.parse_args()
 
 
+def convert_mask2former_state_dict(
+        state_dict: Mapping[str, Tensor],
+        decoder: str = 'entity',
+        src_prefix: str = 'panoptic_head.',
+        dst_prefix: str = 'decode_head.',
+        dst_pixel_decoder_prefix: str = 'pixel_decoder.',
+        drop_cls_embed: bool = False) -> 'OrderedDict[str, Tensor]':
+    """Map a Mask2Former state dict onto one decoder of an AIMS model.
+
+    Keys ``{src_prefix}pixel_decoder.*`` become
+    ``{dst_pixel_decoder_prefix}*`` (the detector's shared pixel
+    decoder), other ``{src_prefix}*`` keys become
+    ``{dst_prefix}decoders.{decoder}.*``; keys outside ``src_prefix``
+    (the backbone) are kept as they are. With ``src_prefix=''`` and
+    ``dst_prefix=''`` it converts a bare ``Mask2FormerHead`` state dict
+    into this head's keys.
+
+    Args:
+        state_dict (Mapping[str, Tensor]): Mask2Former weights, e.g. the
+            ``state_dict`` of a COCO-entity checkpoint.
+        decoder (str): Decoder receiving the weights. Defaults to
+            ``'entity'``.
+        src_prefix (str): Prefix of the head in ``state_dict``. Defaults
+            to ``'panoptic_head.'`` (mmdet's ``MaskFormer``).
+        dst_prefix (str): Prefix of the decode head in the target model.
+            Defaults to ``'decode_head.'``.
+        dst_pixel_decoder_prefix (str): Prefix of the pixel decoder in
+            the target model. Defaults to ``'pixel_decoder.'``.
+        drop_cls_embed (bool): Leave out ``cls_embed`` (for a checkpoint
+            trained with classes; ours has 2 logits). Defaults to False.
+
+    Returns:
+        OrderedDict[str, Tensor]: The converted state dict.
+    """
+    check_level(decoder, 'convert_mask2former_state_dict')
+    converted = OrderedDict()
+    pixel_prefix = f'{src_prefix}pixel_decoder.'
+    for key, value in state_dict.items():
+        if key.startswith(pixel_prefix):
+            new_key = dst_pixel_decoder_prefix + key[len(pixel_prefix):]
+        elif key.startswith(src_prefix):
+            rest = key[len(src_prefix):]
+            if drop_cls_embed and rest.startswith('cls_embed.'):
+                continue
+            new_key = f'{dst_prefix}decoders.{decoder}.{rest}'
+        else:
+            new_key = key
+        if new_key in converted:
+            raise KeyError(f'convert_mask2former_state_dict: two keys '
+                           f'map to {new_key}')
+        converted[new_key] = value
+    return converted
+
+
 def convert(state_dict, model_state, decoders, src_prefix='panoptic_head.'):
     """Convert a Mask2Former state dict and check it against a model.
 
@@ -98,7 +153,7 @@ def convert(state_dict, model_state, decoders, src_prefix='panoptic_head.'):
                        'Mask2Former state dict (see --src-prefix)')
     merged = OrderedDict()
     for decoder in decoders:
-        part = MultiLevelDecoderHead.convert_mask2former_state_dict(
+        part = convert_mask2former_state_dict(
             state_dict, decoder=decoder, src_prefix=src_prefix)
         for key, value in part.items():
             merged.setdefault(key, value)

@@ -12,6 +12,8 @@ from torch import Tensor
 
 from mmaims.registry import MODELS
 from mmaims.structures import check_level
+from mmaims.structures.prompt_geometry import prompt_to_output
+from ..layers import DecoderOutput
 
 LevelValue = Union[int, float, bool, Dict[str, Union[int, float, bool]]]
 
@@ -79,7 +81,7 @@ class AIMSPostProcessor(BaseModule):
         return value
 
     def predict(self,
-                head_outputs: Dict[str, dict],
+                head_outputs: Dict[str, DecoderOutput],
                 batch_data_samples: SampleList,
                 output_levels: Sequence[Dict[str, str]],
                 prompt_masks: Tensor,
@@ -116,9 +118,9 @@ class AIMSPostProcessor(BaseModule):
         for i, data_sample in enumerate(batch_data_samples):
             meta = data_sample.metainfo
             levels_map = output_levels[i]
-            prompt_full, prompt_low = self._prompt_at_output(
+            prompt_full, prompt_low = prompt_to_output(
                 prompt_masks[i], meta, rescale,
-                next(iter(head_outputs.values()))['mask_preds'][-1].shape[-2:])
+                next(iter(head_outputs.values())).mask_preds[-1].shape[-2:])
             result, kept = dict(), dict()
             for decoder, level in levels_map.items():
                 check_level(level, f'output level of decoder "{decoder}"')
@@ -127,7 +129,7 @@ class AIMSPostProcessor(BaseModule):
                                    f'{sorted(head_outputs)}')
                 outs = head_outputs[decoder]
                 instances, query_inds = self._instances_single(
-                    outs['cls_scores'][-1][i], outs['mask_preds'][-1][i], meta,
+                    outs.cls_scores[-1][i], outs.mask_preds[-1][i], meta,
                     level, prompt_full, rescale)
                 result[level] = instances
                 kept[decoder] = query_inds
@@ -140,43 +142,15 @@ class AIMSPostProcessor(BaseModule):
                         kept[parent]][:, kept[child]]
                 else:
                     pair_scores = self._overlap_scores(
-                        head_outputs[parent]['mask_preds'][-1][i][
+                        head_outputs[parent].mask_preds[-1][i][
                             kept[parent]],
-                        head_outputs[child]['mask_preds'][-1][i][kept[child]],
+                        head_outputs[child].mask_preds[-1][i][kept[child]],
                         prompt_low)
                 result[key] = self._links_single(pair_scores,
                                                  result[parent].scores,
                                                  result[child].scores)
             results.append(result)
         return results
-
-    @staticmethod
-    def _prompt_at_output(prompt: Tensor, meta: dict, rescale: bool,
-                          low_size: Tuple[int, int]) -> Tuple[Tensor, Tensor]:
-        """The prompt at the output size and at the mask-logit size.
-
-        Args:
-            prompt (Tensor): (1, H_pad, W_pad), padding is 0.
-            meta (dict): Image metainfo.
-            rescale (bool): Output at ``ori_shape`` (else ``img_shape``).
-            low_size (tuple[int, int]): Size of the mask logits.
-
-        Returns:
-            tuple[Tensor, Tensor]: Bool (H_out, W_out) and bool (h, w).
-        """
-        prompt = prompt.float()
-        low = F.interpolate(
-            prompt[None],
-            size=tuple(low_size),
-            mode='bilinear',
-            align_corners=False)[0, 0] >= 0.5
-        img_h, img_w = meta['img_shape'][:2]
-        full = prompt[:, :img_h, :img_w]
-        if rescale:
-            full = F.interpolate(
-                full[None], size=tuple(meta['ori_shape'][:2]),
-                mode='nearest')[0]
-        return full[0] > 0, low
 
     def _instances_single(self, cls_score: Tensor, mask_pred: Tensor,
                           meta: dict, level: str, prompt: Tensor,

@@ -2,6 +2,7 @@
 import torch
 from mmdet.structures import DetDataSample
 
+from mmaims.models.layers import DecoderOutput
 from mmaims.models.seg_heads import AIMSPostProcessor
 
 BIG = 1000.0  # sigmoid 1 even at the bilinear mask edges
@@ -22,7 +23,8 @@ def _outputs(masks, obj_logits):
     cls = torch.zeros(1, q, 2)
     cls[0, :, 0] = torch.tensor(obj_logits)
     mask_logits = torch.where(masks, BIG, -BIG).float()[None]
-    return dict(cls_scores=[cls], mask_preds=[mask_logits])
+    return DecoderOutput(
+        cls_scores=[cls], mask_preds=[mask_logits], query_feats=None)
 
 
 def _grid(*cells):
