@@ -4,16 +4,15 @@ from typing import List, Optional, Sequence, Union
 
 import numpy as np
 import torch
+import torch.nn as nn
 from mmdet.structures import DetDataSample
 from mmengine.structures import PixelData
 
-from .inputs import PromptInput, fit_prompt, load_prompt
-
-#: prompt type recorded for a prompt given to each decoder (paper Table 5:
-#: an entity split into parts, a relation split into its two entities, a
-#: region split into entities)
-DEFAULT_PROMPT_TYPES = dict(
-    part='one_entity', relation='two_entities', entity='partial')
+from mmaims.structures.prompt_geometry import fit_prompt
+from mmaims.structures.tasks import DEFAULT_PROMPT_TYPES
+from .inputs import PromptInput, load_prompt
+from .outputs import (check_decoder, check_levels, filter_levels,
+                      sample_to_result)
 
 
 class AIMSImageSession:
@@ -31,29 +30,33 @@ class AIMSImageSession:
         parts = session.prompt(decode_rle(entity['segmentation']),
                                decoder='part')[0]
 
+    A session holds what its predictions need (the model, the image, its
+    preprocessed sample and features) and does not use the inferencer that
+    made it.
+
     Args:
-        inferencer (AIMSInferencer): The inferencer (model, pipeline and
-            result conversion).
-        image (str | np.ndarray): Image path, or ``H x W x 3`` BGR array.
-        name (str, optional): Name of the image in results and messages.
-        image_id (int): ``image_id`` of the results. Defaults to 0.
+        model (nn.Module): The AIMS model, in eval mode.
+        data (dict): The image through the test pipeline and the collate
+            function: ``inputs`` and ``data_samples`` of a batch of one.
+        image (np.ndarray): The ``H x W x 3`` BGR image ``data`` was made
+            from, at the original size.
+        name (str): Name of the image in results and messages.
+        notes (Sequence[str]): Conversions applied to the input image,
+            copied to the results. Defaults to none.
     """
 
     def __init__(self,
-                 inferencer,
-                 image: Union[str, np.ndarray],
-                 name: Optional[str] = None,
-                 image_id: int = 0) -> None:
-        self.inferencer = inferencer
-        loaded = inferencer.load_input(image, name, image_id)
-        self.name = loaded['name']
-        self.image = loaded['img']
-        self.notes = loaded['notes']
-        model = inferencer.model
+                 model: nn.Module,
+                 data: dict,
+                 image: np.ndarray,
+                 name: str,
+                 notes: Sequence[str] = ()) -> None:
+        self.model = model
+        self.name = name
+        self.image = image
+        self.notes = list(notes)
         with torch.no_grad():
-            batch = model.data_preprocessor(
-                inferencer.collate_fn([inferencer.pipeline(loaded['data'])]),
-                False)
+            batch = model.data_preprocessor(data, False)
             self.inputs = batch['inputs']
             self.data_sample: DetDataSample = batch['data_samples'][0]
             self.feats = model.extract_feat(self.inputs)
@@ -70,14 +73,13 @@ class AIMSImageSession:
             DetDataSample: A new sample with the fields of
             docs/data_sample.md section 2.
         """
-        model = self.inferencer.model
         sample = DetDataSample(
             metainfo=copy.deepcopy(self.data_sample.metainfo))
         sample.prompt_mask = PixelData(
             data=self.data_sample.prompt_mask.data.clone())
         with torch.no_grad():
             # one-step inference without recomputing the image features
-            return model.predict_by_feat(self.feats, [sample])[0]
+            return self.model.predict_by_feat(self.feats, [sample])[0]
 
     def prompt_sample(self,
                       prompt: PromptInput,
@@ -90,7 +92,9 @@ class AIMSImageSession:
                 the original image; another size is resized with a warning.
             decoder (str): ``'part'``, ``'entity'`` or ``'relation'``.
             prompt_type (str, optional): Recorded in the sample's ``task``;
-                defaults to :data:`DEFAULT_PROMPT_TYPES` of the decoder.
+                defaults to
+                :data:`mmaims.structures.tasks.DEFAULT_PROMPT_TYPES` of the
+                decoder.
 
         Returns:
             DetDataSample: A new sample; the decoder's masks are in the
@@ -105,7 +109,7 @@ class AIMSImageSession:
         if prompt_type is None:
             prompt_type = DEFAULT_PROMPT_TYPES.get(decoder)
         with torch.no_grad():
-            return self.inferencer.model.predict_prompt(
+            return self.model.predict_prompt(
                 self.feats,
                 torch.from_numpy(mask),
                 decoder, [self.data_sample],
@@ -123,14 +127,15 @@ class AIMSImageSession:
             return_datasamples (bool): Return the ``DetDataSample``.
 
         Returns:
-            dict | DetDataSample: The prediction dict of formats.md
+            dict | DetDataSample: The prediction dict of docs/formats.md
             section 2 with ``image``, ``height``, ``width`` and ``notes``.
         """
-        levels = self.inferencer.check_levels(levels)
-        sample = self.inferencer.filter_levels(self.predict_sample(), levels)
+        levels = check_levels(levels)
+        sample = filter_levels(self.predict_sample(), levels)
         if return_datasamples:
             return sample
-        return self.inferencer.sample_to_result(sample, self.name, self.notes)
+        return sample_to_result(sample, self.name, self.notes,
+                                self.model.prompt_output_levels)
 
     def prompt(
             self,
@@ -153,7 +158,7 @@ class AIMSImageSession:
             list[dict | DetDataSample]: One prediction dict per prompt, with
             ``prompt`` (``decoder``, ``prompt_type``, ``level``).
         """
-        self.inferencer.check_decoder(decoder)
+        check_decoder(decoder, self.model)
         if isinstance(prompts, (list, tuple)):
             prompt_list = list(prompts)
         else:
@@ -161,7 +166,7 @@ class AIMSImageSession:
         out = []
         for prompt in prompt_list:
             sample = self.prompt_sample(prompt, decoder, prompt_type)
-            out.append(
-                sample if return_datasamples else self.inferencer.
-                sample_to_result(sample, self.name, self.notes))
+            out.append(sample if return_datasamples else sample_to_result(
+                sample, self.name, self.notes,
+                self.model.prompt_output_levels))
         return out

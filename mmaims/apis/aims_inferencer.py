@@ -23,12 +23,14 @@ from mmengine.utils import ProgressBar
 from mmengine.visualization import Visualizer
 
 from mmaims.registry import VISUALIZERS
-from mmaims.structures import (LEVEL_FIELDS, LEVELS, LINK_FIELDS, LINK_TYPES,
-                               build_hierarchy, samples_to_predictions)
-from mmaims.utils import register_all_modules
-from .aims_image_session import DEFAULT_PROMPT_TYPES, AIMSImageSession
+from mmaims.structures import LEVELS, build_hierarchy
+from mmaims.structures.tasks import DEFAULT_PROMPT_TYPES
+from mmaims.utils import register_all_modules, register_safe_checkpoint_loader
+from .aims_image_session import AIMSImageSession
 from .inputs import (ImageInput, PromptInput, list_image_folder, load_image,
                      load_prompt)
+from .outputs import (check_decoder, check_levels, filter_levels,
+                      sample_to_result)
 
 #: transforms of a test pipeline that read files or annotations: the
 #: inferencer loads the image itself and has no annotations
@@ -36,7 +38,6 @@ SKIPPED_TRANSFORMS = ('LoadImageFromFile', 'LoadHierarchicalAnnotations',
                       'LoadAnnotations', 'SampleTaskPrompt',
                       'FilterHierarchicalAnnotations', 'InferencerLoader',
                       'LoadImageFromNDArray')
-_LINK_LEVELS = {name: (parent, child) for name, parent, child in LINK_TYPES}
 
 
 def _transform_name(transform: dict) -> str:
@@ -56,7 +57,7 @@ class AIMSInferencer(BaseInferencer):
         result['predictions'][0]   # {'masks': [...], 'links': [...], ...}
         inferencer('photo.jpg', prompt='car.png', prompt_decoder='part')
 
-    Each prediction is the dict of formats.md section 2 (masks with
+    Each prediction is the dict of docs/formats.md section 2 (masks with
     ``level`` and ``score`` as RLE at the original size, ``entity-part``
     and ``relation-entity`` links), plus ``image`` (path or name),
     ``height``, ``width``, ``notes`` (conversions applied to the input) and,
@@ -66,6 +67,17 @@ class AIMSInferencer(BaseInferencer):
 
     To run several prompts on one image without recomputing the image
     features use :meth:`session` (or :meth:`prompt`).
+
+    The steps are those of mmengine's ``BaseInferencer``, with the
+    signatures of mmdet's ``DetInferencer``: :meth:`preprocess` reads the
+    images and runs the test pipeline, :meth:`forward` predicts a batch (a
+    ``DetDataSample`` per image), :meth:`visualize` draws and
+    :meth:`postprocess` packs and saves. Like ``DetInferencer``,
+    :meth:`__call__` runs them batch by batch; it also keeps the images
+    that fail apart, and between :meth:`forward` and :meth:`visualize` it
+    reads each sample once with :meth:`pred2dict` (prediction dict and
+    hierarchy tree): these are the ``preds`` of :meth:`visualize` (scene
+    graph) and :meth:`postprocess` (JSON files and results).
 
     Args:
         model (str | dict | Config, optional): A config path, a config name
@@ -82,7 +94,9 @@ class AIMSInferencer(BaseInferencer):
     """
 
     preprocess_kwargs: set = set()
-    forward_kwargs: set = set()
+    forward_kwargs: set = {
+        'levels', 'prompts', 'prompt_decoder', 'prompt_type'
+    }
     visualize_kwargs: set = {
         'return_vis', 'show', 'wait_time', 'pred_score_thr', 'img_out_dir',
         'no_save_vis'
@@ -97,8 +111,9 @@ class AIMSInferencer(BaseInferencer):
                  device: Optional[str] = None,
                  scope: str = 'mmaims',
                  show_progress: bool = True) -> None:
-        # also installs the weights-only checkpoint loader
         register_all_modules(init_default_scope=False)
+        # the checkpoint is read weights-only
+        register_safe_checkpoint_loader()
         init_default_scope(scope)
         if isinstance(model, str):
             model = self.resolve_config(model)
@@ -232,29 +247,6 @@ class AIMSInferencer(BaseInferencer):
     # ------------------------------------------------------------------
     # inputs
     # ------------------------------------------------------------------
-    def check_levels(self, levels: Optional[Sequence[str]]) -> List[str]:
-        """Validate a ``levels`` argument (None: all levels)."""
-        if levels is None:
-            return list(LEVELS)
-        if isinstance(levels, str):
-            levels = [levels]
-        unknown = [lv for lv in levels if lv not in LEVELS]
-        if unknown:
-            raise ValueError(f'unknown level name(s) {unknown}; levels are '
-                             f'{", ".join(LEVELS)}')
-        if not levels:
-            raise ValueError('levels is empty; choose some of '
-                             f'{", ".join(LEVELS)}')
-        return [lv for lv in LEVELS if lv in levels]
-
-    def check_decoder(self, decoder: str) -> str:
-        """Validate a prompt decoder name against the model."""
-        known = tuple(getattr(self.model.decode_head, 'decoder_names', LEVELS))
-        if decoder not in known:
-            raise ValueError(f'unknown prompt decoder "{decoder}"; the model '
-                             f'has {", ".join(known)}')
-        return decoder
-
     def _collect_inputs(
             self, inputs) -> Tuple[List[Tuple[ImageInput, str]], List[str]]:
         """Expand folders; name each image; list the skipped files."""
@@ -291,7 +283,7 @@ class AIMSInferencer(BaseInferencer):
                    source: ImageInput,
                    name: Optional[str] = None,
                    image_id: int = 0) -> dict:
-        """Read one input image and make the pipeline's input dict.
+        """Read one input image and run the test pipeline on it.
 
         Conversions (grayscale, RGBA, 16-bit) are warned about and kept in
         ``notes``.
@@ -302,8 +294,8 @@ class AIMSInferencer(BaseInferencer):
             image_id (int): ``img_id`` of the sample.
 
         Returns:
-            dict: ``name``, ``img`` (BGR uint8), ``notes`` and ``data`` (the
-            pipeline input).
+            dict: ``name``, ``img`` (BGR uint8), ``notes`` and ``packed``
+            (the output of the test pipeline).
 
         Raises:
             ImageLoadError: The image cannot be read or used.
@@ -321,7 +313,8 @@ class AIMSInferencer(BaseInferencer):
             ori_shape=img.shape[:2],
             img_id=image_id,
             img_path=source if isinstance(source, str) else None)
-        return dict(name=name, img=img, notes=notes, data=data)
+        return dict(
+            name=name, img=img, notes=notes, packed=self.pipeline(data))
 
     def _load_prompts(self, prompt,
                       num_images: int) -> Optional[List[np.ndarray]]:
@@ -356,8 +349,20 @@ class AIMSInferencer(BaseInferencer):
 
         Returns:
             AIMSImageSession: With ``predict()`` and ``prompt(...)``.
+
+        Raises:
+            ImageLoadError: The image cannot be read or used.
         """
-        return AIMSImageSession(self, image, name, image_id)
+        return self._new_session(self.load_input(image, name, image_id))
+
+    def _new_session(self, loaded: dict) -> AIMSImageSession:
+        """The session of an image from :meth:`load_input`: it gets the
+        model and the image's collated sample, and keeps no reference to
+        the inferencer."""
+        return AIMSImageSession(self.model,
+                                self.collate_fn([loaded['packed']]),
+                                loaded['img'], loaded['name'],
+                                loaded['notes'])
 
     def prompt(self,
                image: Union[ImageInput, AIMSImageSession],
@@ -382,48 +387,6 @@ class AIMSInferencer(BaseInferencer):
             image, AIMSImageSession) else self.session(image)
         return session.prompt(prompts, decoder, prompt_type,
                               return_datasamples)
-
-    # ------------------------------------------------------------------
-    # outputs
-    # ------------------------------------------------------------------
-    def filter_levels(self, sample: DetDataSample,
-                      levels: Sequence[str]) -> DetDataSample:
-        """Remove the level fields not in ``levels`` and the links that
-        touch them (the decoders of all levels still run: TCM couples
-        them)."""
-        for level, field in LEVEL_FIELDS.items():
-            if level not in levels and field in sample:
-                delattr(sample, field)
-        for link_type, field in LINK_FIELDS.items():
-            parent, child = _LINK_LEVELS[link_type]
-            if (parent not in levels or child not in levels) and \
-                    field in sample:
-                delattr(sample, field)
-        return sample
-
-    def sample_to_result(self,
-                         sample: DetDataSample,
-                         name: str,
-                         notes: Sequence[str] = ()) -> dict:
-        """Prediction dict (formats.md section 2) of a predicted sample,
-        with ``image``, ``height``, ``width``, ``notes`` and, in prompt
-        mode, ``prompt``."""
-        result = samples_to_predictions([sample], start_id=1)
-        meta = sample.metainfo
-        height, width = (int(s) for s in meta['ori_shape'][:2])
-        result.update(
-            image=meta.get('img_path') or name,
-            height=height,
-            width=width,
-            notes=list(notes))
-        task = meta.get('task') or {}
-        if task.get('prompt_type', 'full') != 'full' and task.get('decoder'):
-            decoder = task['decoder']
-            result['prompt'] = dict(
-                decoder=decoder,
-                prompt_type=task['prompt_type'],
-                level=self.model.prompt_output_levels.get(decoder))
-        return result
 
     def __call__(self,
                  inputs,
@@ -490,12 +453,13 @@ class AIMSInferencer(BaseInferencer):
             ValueError: Unknown level or decoder, empty or unreadable
                 prompt, prompt count not matching the images.
         """
-        levels = self.check_levels(levels)
+        levels = check_levels(levels)
         if prompt is None and (prompt_decoder is not None
                                or prompt_type is not None):
             raise ValueError('prompt_decoder / prompt_type need a prompt')
         if prompt is not None:
-            prompt_decoder = self.check_decoder(prompt_decoder or 'part')
+            prompt_decoder = check_decoder(prompt_decoder or 'part',
+                                           self.model)
             prompt_type = prompt_type or DEFAULT_PROMPT_TYPES.get(
                 prompt_decoder)
             output_level = self.model.prompt_output_levels.get(prompt_decoder)
@@ -522,18 +486,26 @@ class AIMSInferencer(BaseInferencer):
         progress = ProgressBar(len(items)) if (self.show_progress
                                                and len(items) > 1) else None
         chunk = 1 if prompts is not None else batch_size
-        for batch, failures in self.preprocess(
-                items, batch_size=chunk, with_pipeline=prompts is None):
+        for batch, failures in self.preprocess(items, batch_size=chunk):
             results['failures'].extend(failures)
             if batch:
                 try:
-                    preds = self.forward(batch, prompts, prompt_decoder,
-                                         prompt_type)
+                    samples = self.forward(
+                        batch,
+                        levels=levels,
+                        prompts=prompts,
+                        prompt_decoder=prompt_decoder,
+                        prompt_type=prompt_type)
                 except Exception as e:  # noqa: BLE001
-                    preds = []
+                    samples = []
                     results['failures'].extend(
                         self._failure(loaded['label'], e) for loaded in batch)
-                preds = [self.filter_levels(p, levels) for p in preds]
+                # read once per image: the scene graph of visualize and the
+                # files and results of postprocess all use these
+                preds = [
+                    self.pred2dict(sample, loaded, pred_score_thr)
+                    for loaded, sample in zip(batch, samples)
+                ]
                 visualization = self.visualize(
                     batch,
                     preds,
@@ -548,9 +520,7 @@ class AIMSInferencer(BaseInferencer):
                     visualization,
                     return_datasamples=return_datasamples,
                     pred_out_dir=out_dir,
-                    no_save_pred=no_save_pred,
-                    inputs=batch,
-                    pred_score_thr=pred_score_thr)
+                    no_save_pred=no_save_pred)
                 for key in ('predictions', 'hierarchy', 'visualization'):
                     results[key].extend(out[key] or [])
             if progress is not None:
@@ -578,21 +548,19 @@ class AIMSInferencer(BaseInferencer):
 
     def preprocess(self,
                    inputs: List[Tuple[ImageInput, str]],
-                   batch_size: int = 1,
-                   with_pipeline: bool = True):
-        """Read the images, batch by batch, keeping the failures apart.
+                   batch_size: int = 1):
+        """Read the images and run the test pipeline, batch by batch,
+        keeping the failures apart.
 
         Args:
             inputs (list[tuple]): ``(source, name)`` of each image, from
                 :meth:`_collect_inputs`; the position is the image id.
             batch_size (int): Images per batch.
-            with_pipeline (bool): Also run the test pipeline (one-step
-                inference; prompt inference runs it in the session).
 
         Yields:
             tuple[list[dict], list[dict]]: The :meth:`load_input` dicts of
-            the images read (with ``index``, ``label`` and, with the
-            pipeline, ``packed``), and the failure records of the others.
+            the images read (with ``index`` and ``label``), and the failure
+            records of the others.
         """
         for start in range(0, len(inputs), batch_size):
             batch, failures = [], []
@@ -602,8 +570,6 @@ class AIMSInferencer(BaseInferencer):
                 try:
                     loaded = self.load_input(source, name, index)
                     loaded.update(index=index, label=label)
-                    if with_pipeline:
-                        loaded['packed'] = self.pipeline(loaded['data'])
                     batch.append(loaded)
                 except Exception as e:  # noqa: BLE001
                     failures.append(self._failure(label, e))
@@ -611,13 +577,21 @@ class AIMSInferencer(BaseInferencer):
 
     def forward(self,
                 inputs: List[dict],
+                levels: Sequence[str] = LEVELS,
                 prompts: Optional[List[np.ndarray]] = None,
                 prompt_decoder: Optional[str] = None,
                 prompt_type: Optional[str] = None) -> List[DetDataSample]:
         """Predict a batch from :meth:`preprocess`.
 
+        One-step inference runs the model's ``test_step`` on the batch;
+        prompt inference makes an :class:`AIMSImageSession` of each image
+        and runs its prompt on it.
+
         Args:
             inputs (list[dict]): Loaded images of one batch.
+            levels (Sequence[str]): Levels kept in one-step inference (a
+                prompt result keeps the decoder's output level only).
+                Defaults to all.
             prompts (list[np.ndarray], optional): One mask per image of the
                 whole call (indexed by image id); None: one-step inference.
             prompt_decoder (str, optional): Decoder of the prompts.
@@ -625,30 +599,63 @@ class AIMSInferencer(BaseInferencer):
 
         Returns:
             list[DetDataSample]: Predicted samples (docs/data_sample.md
-            section 2).
+            section 2), one per image.
         """
         if prompts is None:
             data = self.collate_fn([loaded['packed'] for loaded in inputs])
             with torch.no_grad():
-                return self.model.test_step(data)
+                samples = self.model.test_step(data)
+            return [filter_levels(sample, levels) for sample in samples]
+        # the other levels are empty under a prompt: no panel for them
+        output_levels = [self.model.prompt_output_levels[prompt_decoder]]
         samples = []
         for loaded in inputs:
-            session = AIMSImageSession(self, loaded['img'], loaded['name'],
-                                       loaded['index'])
-            if loaded['data']['img_path'] is not None:
-                session.data_sample.set_metainfo(
-                    dict(img_path=loaded['data']['img_path']))
-            sample = session.prompt_sample(prompts[loaded['index']],
-                                           prompt_decoder, prompt_type)
-            # the other levels are empty under a prompt: no panel for them
-            samples.append(
-                self.filter_levels(
-                    sample, [self.model.prompt_output_levels[prompt_decoder]]))
+            sample = self._new_session(loaded).prompt_sample(
+                prompts[loaded['index']], prompt_decoder, prompt_type)
+            samples.append(filter_levels(sample, output_levels))
         return samples
+
+    def pred2dict(self,
+                  sample: DetDataSample,
+                  loaded: dict,
+                  pred_score_thr: float = 0.3) -> dict:
+        """Read one predicted sample as its prediction dict and hierarchy.
+
+        :meth:`__call__` does it once per image, between :meth:`forward`
+        and :meth:`visualize`: the scene graph of :meth:`visualize` and the
+        files and results of :meth:`postprocess` use the same dict and
+        tree.
+
+        Args:
+            sample (DetDataSample): A sample from :meth:`forward`.
+            loaded (dict): Its image, from :meth:`preprocess` (``name``,
+                ``notes``, ``index``).
+            pred_score_thr (float): Masks with a score <= this are left
+                out of the hierarchy. Defaults to 0.3.
+
+        Returns:
+            dict: ``name``, ``sample``, ``prediction`` (the dict of
+            docs/formats.md section 2 with ``image``, ``height``, ``width``,
+            ``notes`` and, under a prompt, ``prompt``) and ``hierarchy``
+            (its :func:`build_hierarchy` tree, with ``image``).
+        """
+        prediction = sample_to_result(sample, loaded['name'], loaded['notes'],
+                                      self.model.prompt_output_levels)
+        tree = build_hierarchy(
+            prediction,
+            pred_score_thr,
+            image_id=loaded['index'],
+            prompt=prediction.get('prompt'))
+        tree['image'] = prediction['image']
+        return dict(
+            name=loaded['name'],
+            sample=sample,
+            prediction=prediction,
+            hierarchy=tree)
 
     def visualize(self,
                   inputs: List[dict],
-                  preds: List[DetDataSample],
+                  preds: List[dict],
                   return_vis: bool = False,
                   show: bool = False,
                   wait_time: float = 0,
@@ -663,7 +670,7 @@ class AIMSInferencer(BaseInferencer):
 
         Args:
             inputs (list[dict]): Loaded images (:meth:`preprocess`).
-            preds (list[DetDataSample]): Their predictions.
+            preds (list[dict]): Their predictions (:meth:`pred2dict`).
             return_vis (bool): Return the drawn images.
             show (bool): Display them.
             wait_time (float): Display interval (s).
@@ -681,8 +688,8 @@ class AIMSInferencer(BaseInferencer):
             return None
         from mmaims.visualization import draw_scene_graph, scene_graph_masks
         drawn = []
-        for loaded, sample in zip(inputs, preds):
-            name = loaded['name']
+        for loaded, pred in zip(inputs, preds):
+            name, sample = pred['name'], pred['sample']
             image = np.ascontiguousarray(loaded['img'][..., ::-1])
             self.visualizer.add_datasample(
                 name,
@@ -702,70 +709,49 @@ class AIMSInferencer(BaseInferencer):
             for level, panel in panels.items():
                 mmcv.imwrite(panel[..., ::-1],
                              osp.join(vis_dir, 'vis', f'{name}_{level}.png'))
-            pred = self.sample_to_result(sample, name)
-            tree = build_hierarchy(
-                pred,
-                pred_score_thr,
-                image_id=loaded['index'],
-                prompt=pred.get('prompt'))
-            graph = draw_scene_graph(image, tree,
-                                     scene_graph_masks(pred, tree))
+            tree = pred['hierarchy']
+            graph = draw_scene_graph(
+                image, tree, scene_graph_masks(pred['prediction'], tree))
             mmcv.imwrite(graph[..., ::-1],
                          osp.join(vis_dir, 'hierarchy', f'{name}.png'))
         return drawn if return_vis else None
 
     def postprocess(self,
-                    preds: List[DetDataSample],
+                    preds: List[dict],
                     visualization: Optional[List[np.ndarray]] = None,
                     return_datasamples: bool = False,
                     pred_out_dir: str = '',
-                    no_save_pred: bool = False,
-                    inputs: Optional[List[dict]] = None,
-                    pred_score_thr: float = 0.3) -> dict:
-        """Prediction dicts and hierarchy trees of a batch; save them.
+                    no_save_pred: bool = False) -> dict:
+        """Pack the predictions of a batch; save them.
 
-        Writes ``preds/<name>.json`` (formats.md section 2) and
+        Writes ``preds/<name>.json`` (docs/formats.md section 2) and
         ``hierarchy/<name>.json`` (:func:`build_hierarchy`) under
         ``pred_out_dir``.
 
         Args:
-            preds (list[DetDataSample]): Predictions.
+            preds (list[dict]): Predictions (:meth:`pred2dict`).
             visualization (list[np.ndarray], optional): From
                 :meth:`visualize`, passed through.
             return_datasamples (bool): Return the samples instead of dicts.
             pred_out_dir (str): Output folder; empty: nothing is written.
             no_save_pred (bool): Do not write JSON files.
-            inputs (list[dict], optional): The loaded images (names, notes,
-                image ids); without them names are ``image_<i>``.
-            pred_score_thr (float): Score threshold of the hierarchy.
 
         Returns:
             dict: ``predictions``, ``hierarchy`` and ``visualization``.
         """
         out_dir = '' if no_save_pred else pred_out_dir
-        predictions, trees = [], []
-        for i, sample in enumerate(preds):
-            loaded = inputs[i] if inputs is not None else dict(
-                name=f'image_{i}',
-                notes=[],
-                index=sample.metainfo.get('img_id', i))
-            pred = self.sample_to_result(sample, loaded['name'],
-                                         loaded['notes'])
-            tree = build_hierarchy(
-                pred,
-                pred_score_thr,
-                image_id=loaded['index'],
-                prompt=pred.get('prompt'))
-            tree['image'] = pred['image']
-            if out_dir:
+        if out_dir:
+            for pred in preds:
                 mmengine.dump(
-                    pred, osp.join(out_dir, 'preds', f'{loaded["name"]}.json'))
+                    pred['prediction'],
+                    osp.join(out_dir, 'preds', f'{pred["name"]}.json'))
                 mmengine.dump(
-                    tree,
-                    osp.join(out_dir, 'hierarchy', f'{loaded["name"]}.json'))
-            predictions.append(sample if return_datasamples else pred)
-            trees.append(tree)
+                    pred['hierarchy'],
+                    osp.join(out_dir, 'hierarchy', f'{pred["name"]}.json'))
         return dict(
-            predictions=predictions,
-            hierarchy=trees,
+            predictions=[
+                pred['sample'] if return_datasamples else pred['prediction']
+                for pred in preds
+            ],
+            hierarchy=[pred['hierarchy'] for pred in preds],
             visualization=visualization)

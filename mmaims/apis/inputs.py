@@ -8,8 +8,7 @@ what was done, and the inferencer emits it as a warning.
 """
 import os
 import os.path as osp
-import warnings
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Tuple, Union
 
 import cv2
 import mmcv
@@ -180,36 +179,3 @@ def load_prompt(source: PromptInput,
         raise ValueError(f'{where}: the prompt is empty (no non-zero pixel); '
                          'give a binary mask of the region to split')
     return mask
-
-
-def fit_prompt(prompt: np.ndarray, shape: Sequence[int],
-               where: str) -> np.ndarray:
-    """Resize a prompt to an image size, with a warning when it differs.
-
-    Args:
-        prompt (np.ndarray): ``h x w`` bool mask.
-        shape (Sequence[int]): ``(H, W)`` of the image.
-        where (str): Prompt and image names for the messages.
-
-    Returns:
-        np.ndarray: ``H x W`` bool mask.
-
-    Raises:
-        ValueError: If the prompt is empty once resized.
-    """
-    h, w = int(shape[0]), int(shape[1])
-    if prompt.shape == (h, w):
-        return prompt
-    ph, pw = prompt.shape
-    stretch = abs(ph * w - pw * h) > (h + w)
-    warnings.warn(
-        f'{where}: prompt of size {ph}x{pw} resized to the image size '
-        f'{h}x{w}' + (' (its aspect ratio differs: the prompt is stretched)'
-                      if stretch else ''))
-    resized = cv2.resize(
-        prompt.astype(np.uint8), (w, h),
-        interpolation=cv2.INTER_NEAREST).astype(bool)
-    if not resized.any():
-        raise ValueError(f'{where}: the prompt is empty once resized from '
-                         f'{ph}x{pw} to the image size {h}x{w}')
-    return resized

@@ -3,6 +3,7 @@ import os.path as osp
 import shutil
 
 import cv2
+import mmengine
 import numpy as np
 import pytest
 import torch
@@ -209,6 +210,78 @@ def test_session_computes_features_once(inferencer, monkeypatch):
     calls.clear()
     inferencer.prompt(session, box)
     assert calls == []
+
+
+def test_session_does_not_use_the_inferencer(inferencer, monkeypatch):
+    session = inferencer.session(GOOD)
+    assert not any(value is inferencer for value in vars(session).values())
+    box = cv2.imread(osp.join(PROMPTS, 'box.png'), 0)
+    with monkeypatch.context() as m:
+
+        def no_inferencer(self, name):
+            raise AssertionError(f'the session used inferencer.{name}')
+
+        # any attribute of any inferencer, methods included
+        m.setattr(AIMSInferencer, '__getattribute__', no_inferencer)
+        one_step = session.predict(levels=['part', 'entity'])
+        [parts] = session.prompt(box, decoder='part')
+        [sample] = session.prompt(box, return_datasamples=True)
+    assert levels_of(one_step) == {'part', 'entity'}
+    assert parts['prompt']['decoder'] == 'part'
+    check_prediction(parts, 48, 64)
+    assert sample.metainfo['task']['decoder'] == 'part'
+
+
+@pytest.mark.parametrize('prompt', [None, osp.join(PROMPTS, 'box.png')])
+def test_each_image_is_read_once(inferencer, tmp_path, monkeypatch, prompt):
+    """One call that draws and writes every output reads each image once
+    and converts each predicted sample once, drawing the trees it
+    returns."""
+    import mmaims.apis.aims_inferencer as module
+    import mmaims.visualization as visualization
+    calls = dict(
+        load_image=0, pipeline=0, sample_to_result=0, build_hierarchy=0)
+    drawn_trees = []
+
+    def counted(name, func):
+
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return func(*args, **kwargs)
+
+        return wrapper
+
+    draw_scene_graph = visualization.draw_scene_graph
+
+    def recording_draw_scene_graph(image, tree, masks):
+        drawn_trees.append(tree)
+        return draw_scene_graph(image, tree, masks)
+
+    for name in ('load_image', 'sample_to_result', 'build_hierarchy'):
+        monkeypatch.setattr(module, name, counted(name,
+                                                  getattr(module, name)))
+    monkeypatch.setattr(inferencer, 'pipeline',
+                        counted('pipeline', inferencer.pipeline))
+    monkeypatch.setattr(visualization, 'draw_scene_graph',
+                        recording_draw_scene_graph)
+    img = cv2.imread(GOOD)
+    out = tmp_path / 'out'
+    result = inferencer([GOOD, img],
+                        prompt=prompt,
+                        batch_size=2,
+                        return_vis=True,
+                        out_dir=str(out))
+    assert result['failures'] == []
+    assert calls == dict(
+        load_image=2, pipeline=2, sample_to_result=2, build_hierarchy=2)
+    assert [id(tree) for tree in drawn_trees] == \
+        [id(tree) for tree in result['hierarchy']]
+    assert len(result['visualization']) == 2
+    for name, pred, tree in zip(('good', 'array_1'), result['predictions'],
+                                result['hierarchy']):
+        assert mmengine.load(out / 'preds' / f'{name}.json') == pred
+        assert mmengine.load(out / 'hierarchy' / f'{name}.json') == tree
+        assert (out / 'hierarchy' / f'{name}.png').is_file()
 
 
 def test_out_dir_files(inferencer, tmp_path):

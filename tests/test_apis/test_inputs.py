@@ -5,8 +5,9 @@ import cv2
 import numpy as np
 import pytest
 
-from mmaims.apis.inputs import (ImageLoadError, fit_prompt, list_image_folder,
-                                load_image, load_prompt)
+from mmaims.apis.inputs import (ImageLoadError, list_image_folder, load_image,
+                                load_prompt)
+from mmaims.structures.prompt_geometry import fit_prompt
 
 DATA = osp.join(
     osp.dirname(osp.dirname(osp.abspath(__file__))), 'data', 'inference')
