@@ -226,10 +226,11 @@ def test_paper_schedule_and_swin_l():
     keys = cfg.optim_wrapper.paramwise_cfg.custom_keys
     assert keys['backbone'].lr_mult == 0.1
     assert keys['backbone.stages.2.blocks.17.norm'].decay_mult == 0.0
-    decode_head = cfg.model.decode_head
-    assert decode_head.transformer_decoder.num_layers == 9
-    assert decode_head.feat_channels == 256
-    assert decode_head.decoders == ('part', 'entity', 'relation')
+    from mmaims.models.detectors.aims import fill_widths
+    decode_head = fill_widths(cfg.model)['decode_head']
+    assert decode_head['transformer_decoder'].num_layers == 9
+    assert decode_head['feat_channels'] == 256
+    assert decode_head['decoders'] == ('part', 'entity', 'relation')
 
 
 def test_benchmark_mask2former_counterpart_matches_the_aims_model():

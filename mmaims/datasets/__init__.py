@@ -3,12 +3,10 @@ from .aims_task_dataset import AIMSTaskDataset
 from .hierarchical_coco import (HierarchicalAnnotationError,
                                 HierarchicalCocoDataset)
 from .samplers import *  # noqa: F401,F403
-from .task_prompts import (DEFAULT_POOLS, SAMPLE_TYPES, can_serve, eval_task,
-                           image_statistics)
+from .task_prompts import can_serve, image_statistics
 from .transforms import *  # noqa: F401,F403
 
 __all__ = [
     'HierarchicalCocoDataset', 'HierarchicalAnnotationError',
-    'AIMSTaskDataset', 'SAMPLE_TYPES', 'DEFAULT_POOLS', 'can_serve',
-    'eval_task', 'image_statistics'
+    'AIMSTaskDataset', 'can_serve', 'image_statistics'
 ]

@@ -10,8 +10,8 @@ from mmengine.logging import print_log
 from mmengine.utils import ProgressBar
 
 from mmaims.registry import DATASETS
-from .task_prompts import (DEFAULT_POOLS, SAMPLE_TYPES, can_serve,
-                           image_statistics)
+from mmaims.structures.tasks import DEFAULT_POOLS, SAMPLE_TYPES
+from .task_prompts import can_serve, image_statistics
 
 NUM_TYPES = len(SAMPLE_TYPES)
 SourceNames = Union[None, str, Sequence[str]]

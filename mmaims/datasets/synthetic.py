@@ -416,7 +416,7 @@ def annotate_scene(scene: Scene, source: str, image_id: int,
 
     Returns:
         tuple[dict, list[dict]]: The ``images[]`` entry and its
-        ``annotations[]`` (formats.md section 1).
+        ``annotations[]`` (docs/formats.md section 1).
     """
     if source not in SOURCE_LEVELS:
         raise ValueError(f'unknown synthetic source "{source}"; expected '

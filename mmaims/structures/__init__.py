@@ -1,19 +1,46 @@
 # Copyright (c) mmaims contributors. All rights reserved.
+"""The contracts of mmaims, each in one module.
+
+- :mod:`.levels`: the level names;
+- :mod:`.fields`: data-sample field names and the link types
+  (docs/data_sample.md);
+- :mod:`.tasks`: paper Table 5 (sample and prompt types) and the one reader
+  of a sample's ``task``;
+- :mod:`.annotations`: the one parser of annotation files
+  (docs/formats.md section 1);
+- :mod:`.predictions`: the prediction file (docs/formats.md section 2);
+- :mod:`.hierarchy`: the hierarchy view of a prediction;
+- :mod:`.mask`: mask encodings (COCO RLE);
+- :mod:`.prompt_geometry`: where a mask prompt lies in each frame.
+"""
+from .annotations import (AnnotationRecord, HierarchicalAnnotationError,
+                          ImageRecord, load_annotation_file, parse_annotations)
+from .fields import (GT_FIELDS, IGNORED_FIELDS, INSTANCE_FIELDS, LINK_FIELDS,
+                     LINK_TYPES, PIXEL_FIELDS, PRED_FIELDS, LinkType,
+                     link_type)
 from .hierarchy import build_hierarchy, hierarchy_edges, hierarchy_nodes
-from .levels import ENTITY, LEVELS, LINK_TYPES, PART, RELATION, check_level
+from .levels import ENTITY, LEVELS, PART, RELATION, check_level
 from .mask import (decode_rle, encode_mask, merge_rles, rle_area, rle_bbox,
                    to_rle)
-from .predictions import (LEVEL_FIELDS, LINK_FIELDS, load_predictions,
-                          masks_to_numpy, masks_to_rles, merge_predictions,
-                          sample_level_predictions, sample_link_predictions,
-                          samples_to_predictions, validate_predictions)
+from .predictions import (load_predictions, masks_to_numpy, masks_to_rles,
+                          merge_predictions, sample_level_predictions,
+                          sample_link_predictions, samples_to_predictions,
+                          validate_predictions)
+from .tasks import (DEFAULT_POOLS, PROMPT_TYPES, SAMPLE_TYPES, Supervision,
+                    Task, check_sample_type, eval_task, parse_task,
+                    sample_type_of, supervision)
 
 __all__ = [
-    'LEVELS', 'PART', 'ENTITY', 'RELATION', 'LINK_TYPES', 'check_level',
-    'to_rle', 'encode_mask', 'decode_rle', 'rle_area', 'rle_bbox',
-    'merge_rles', 'LEVEL_FIELDS', 'LINK_FIELDS', 'masks_to_numpy',
-    'masks_to_rles', 'sample_level_predictions', 'sample_link_predictions',
+    'LEVELS', 'PART', 'ENTITY', 'RELATION', 'check_level', 'GT_FIELDS',
+    'IGNORED_FIELDS', 'PRED_FIELDS', 'INSTANCE_FIELDS', 'PIXEL_FIELDS',
+    'LINK_TYPES', 'LINK_FIELDS', 'LinkType', 'link_type', 'SAMPLE_TYPES',
+    'PROMPT_TYPES', 'DEFAULT_POOLS', 'Supervision', 'Task',
+    'check_sample_type', 'eval_task', 'parse_task', 'sample_type_of',
+    'supervision', 'to_rle', 'encode_mask', 'decode_rle', 'rle_area',
+    'rle_bbox', 'merge_rles', 'masks_to_numpy', 'masks_to_rles',
+    'sample_level_predictions', 'sample_link_predictions',
     'samples_to_predictions', 'merge_predictions', 'validate_predictions',
     'load_predictions', 'build_hierarchy', 'hierarchy_edges',
-    'hierarchy_nodes'
+    'hierarchy_nodes', 'AnnotationRecord', 'HierarchicalAnnotationError',
+    'ImageRecord', 'load_annotation_file', 'parse_annotations'
 ]

@@ -1,9 +1,9 @@
 # Copyright (c) mmaims contributors. All rights reserved.
 """The hierarchy view of a prediction: relation -> entities -> parts.
 
-The prediction file (formats.md section 2) lists scored links between every
-kept pair of masks; an editing tool wants a tree. :func:`build_hierarchy`
-reads it as one:
+The prediction file (docs/formats.md section 2) lists scored links between
+every kept pair of masks; an editing tool wants a tree.
+:func:`build_hierarchy` reads it as one:
 
 - a mask is shown when its score is above ``score_thr``;
 - each shown part hangs under the shown entity of its best-scoring
@@ -50,7 +50,7 @@ def build_hierarchy(predictions: dict,
     """Tree of one image's prediction (see the module docstring).
 
     Args:
-        predictions (dict): A prediction dict of formats.md section 2.
+        predictions (dict): A prediction dict of docs/formats.md section 2.
         score_thr (float): Masks with a score ``<= score_thr`` are left
             out (and so are their links). Defaults to 0.
         image_id (int, optional): Image to read when ``predictions`` holds

@@ -1,5 +1,5 @@
 # Copyright (c) mmaims contributors. All rights reserved.
-"""The three AIMS levels and the links between adjacent ones."""
+"""The three AIMS levels (the link types between them: :mod:`.fields`)."""
 from typing import Tuple
 
 PART = 'part'
@@ -8,10 +8,6 @@ RELATION = 'relation'
 
 #: Levels from low to high. Decoders carry the same names.
 LEVELS: Tuple[str, str, str] = (PART, ENTITY, RELATION)
-
-#: Link types of the prediction file: (type, parent level, child level).
-LINK_TYPES = (('entity-part', ENTITY, PART), ('relation-entity', RELATION,
-                                              ENTITY))
 
 
 def check_level(level: str, where: str = '') -> str:

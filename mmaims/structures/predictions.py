@@ -1,5 +1,5 @@
 # Copyright (c) mmaims contributors. All rights reserved.
-"""The prediction file of formats.md section 2, from and to data samples.
+"""The prediction file of docs/formats.md section 2, from and to data samples.
 
 ``samples_to_predictions`` turns predicted ``DetDataSample`` s (fields of
 docs/data_sample.md section 2) into the file dict; ``load_predictions`` and
@@ -14,20 +14,11 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import pycocotools.mask as mask_util
 
-from .levels import ENTITY, LEVELS, LINK_TYPES, PART, RELATION
+from .annotations import load_annotation_file
+from .fields import LINK_FIELDS, LINK_TYPES, PRED_FIELDS
+from .levels import LEVELS
 from .mask import to_rle
 
-#: Data sample field holding the predicted masks of each level.
-LEVEL_FIELDS: Dict[str, str] = {
-    PART: 'pred_part_instances',
-    ENTITY: 'pred_instances',
-    RELATION: 'pred_relation_instances',
-}
-#: Data sample field holding the predicted links of each link type.
-LINK_FIELDS: Dict[str, str] = {
-    'entity-part': 'pred_entity_part_links',
-    'relation-entity': 'pred_relation_entity_links',
-}
 _LINK_LEVELS = {name: (parent, child) for name, parent, child in LINK_TYPES}
 
 
@@ -118,7 +109,7 @@ def sample_level_predictions(sample) -> Dict[str, dict]:
         array, ``BitmapMasks`` or RLE list) and ``scores`` (``N`` float64).
     """
     out = {}
-    for level, field in LEVEL_FIELDS.items():
+    for level, field in PRED_FIELDS.items():
         inst = _get(sample, field)
         if inst is None:
             continue
@@ -174,7 +165,7 @@ def sample_link_predictions(sample) -> Dict[str, dict]:
 
 
 def samples_to_predictions(data_samples: Sequence, start_id: int = 1) -> dict:
-    """Prediction file dict (formats.md section 2) of predicted samples.
+    """Prediction file dict (docs/formats.md section 2) of predicted samples.
 
     Masks are listed sample by sample, then level by level (part, entity,
     relation), then row by row, with consecutive ids from ``start_id``;
@@ -206,7 +197,7 @@ def samples_to_predictions(data_samples: Sequence, start_id: int = 1) -> dict:
                 if shape is not None and list(
                         rle['size']) != [int(s) for s in shape[:2]]:
                     raise ValueError(
-                        f'image id {img_id}: {LEVEL_FIELDS[level]} masks '
+                        f'image id {img_id}: {PRED_FIELDS[level]} masks '
                         f'are {rle["size"]}, but must be at ori_shape '
                         f'{list(shape[:2])}')
             ids[level] = np.arange(next_id, next_id + len(rles))
@@ -294,8 +285,8 @@ def _image_sizes(gt) -> Optional[Dict[int, Tuple[int, int]]]:
     if gt is None:
         return None
     if isinstance(gt, str):
-        from mmengine.fileio import load
-        gt = load(gt)
+        # JSON only, whatever the extension: never unpickle a user's file
+        gt = load_annotation_file(gt)
     if isinstance(gt, dict) and 'images' in gt:
         sizes = {}
         for img in gt['images']:
@@ -324,7 +315,7 @@ def validate_predictions(predictions: dict,
                          gt=None,
                          file_name: str = 'predictions',
                          normalize: bool = True) -> dict:
-    """Check a prediction dict (formats.md section 2).
+    """Check a prediction dict (docs/formats.md section 2).
 
     Args:
         predictions (dict): ``masks`` and optional ``links``.
@@ -433,7 +424,7 @@ def validate_predictions(predictions: dict,
 def load_predictions(path: Union[str, dict],
                      gt=None,
                      backend_args: Optional[dict] = None) -> dict:
-    """Read and validate a prediction file (formats.md section 2).
+    """Read and validate a prediction file (docs/formats.md section 2).
 
     Args:
         path (str | dict): The JSON file, or an already parsed dict.

@@ -15,21 +15,8 @@ from mmengine.structures import InstanceData
 
 from mmaims.registry import VISUALIZERS
 from mmaims.structures import ENTITY, LEVELS, PART, RELATION
+from mmaims.structures.fields import GT_FIELDS, LINK_TYPES, PRED_FIELDS
 
-#: data-sample fields of the predictions and ground truth of each level
-PRED_FIELDS = {
-    PART: 'pred_part_instances',
-    ENTITY: 'pred_instances',
-    RELATION: 'pred_relation_instances'
-}
-GT_FIELDS = {
-    PART: 'gt_part_instances',
-    ENTITY: 'gt_instances',
-    RELATION: 'gt_relation_instances'
-}
-#: (child level, parent level, link field)
-PRED_LINKS = ((PART, ENTITY, 'pred_entity_part_links'),
-              (ENTITY, RELATION, 'pred_relation_entity_links'))
 #: hue range (degrees) of each level's colour family
 LEVEL_HUES = {PART: (70., 160.), ENTITY: (180., 260.), RELATION: (290., 400.)}
 
@@ -332,7 +319,8 @@ class AIMSLocalVisualizer(DetLocalVisualizer):
                                 out.append((PART, pos_child[row], ENTITY,
                                             pos_parent[entity_row]))
             return out
-        for child, parent, field in PRED_LINKS:
+        for child, parent, field in ((t.child, t.parent, t.field)
+                                     for t in LINK_TYPES):
             if child not in items or parent not in items or \
                     field not in data_sample:
                 continue

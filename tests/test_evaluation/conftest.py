@@ -260,7 +260,7 @@ def samples_from_predictions(gt: dict, predictions: dict, image_ids=None):
     from mmdet.structures import DetDataSample
     from mmengine.structures import InstanceData
 
-    from mmaims.structures import LEVEL_FIELDS, LINK_FIELDS, decode_rle
+    from mmaims.structures import LINK_FIELDS, PRED_FIELDS, decode_rle
     samples = []
     for image in gt['images']:
         if image_ids is not None and image['id'] not in image_ids:
@@ -274,7 +274,7 @@ def samples_from_predictions(gt: dict, predictions: dict, image_ids=None):
                 levels=image['levels'],
                 source=image.get('source', 'default')))
         rows = {}
-        for level, field in LEVEL_FIELDS.items():
+        for level, field in PRED_FIELDS.items():
             masks = [
                 m for m in predictions['masks']
                 if m['image_id'] == image['id'] and m['level'] == level

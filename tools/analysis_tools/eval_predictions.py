@@ -4,7 +4,7 @@
     python tools/analysis_tools/eval_predictions.py GT.json PRED.json \
         [--out metrics.json]
 
-``GT.json`` is formats.md section 1, ``PRED.json`` section 2 (what
+``GT.json`` is docs/formats.md section 1, ``PRED.json`` section 2 (what
 ``tools/test.py --out`` writes, or any other system's masks, e.g. Segment
 Anything, written in that format). Every image of ``GT.json`` is evaluated;
 an image without predictions counts as predicting nothing. The metric table
@@ -28,8 +28,10 @@ PREFIX = 'aims/'
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Federated AIMS evaluation of a prediction file')
-    parser.add_argument('gt', help='annotation file (formats.md section 1)')
-    parser.add_argument('pred', help='prediction file (formats.md section 2)')
+    parser.add_argument(
+        'gt', help='annotation file (docs/formats.md section 1)')
+    parser.add_argument(
+        'pred', help='prediction file (docs/formats.md section 2)')
     parser.add_argument('--out', help='write the metric dict to this JSON')
     parser.add_argument(
         '--no-progress', action='store_true', help='hide the progress bar')

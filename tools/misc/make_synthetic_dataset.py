@@ -7,7 +7,7 @@ Example::
         --num-images 1000 --seed 0
 
 writes ``images/{train,val}/*.png`` and ``annotations/{train,val}.json``
-(hierarchical COCO, ``shared/docs/formats.md`` section 1). The same seed
+(hierarchical COCO, ``docs/formats.md`` section 1). The same seed
 gives the same bytes.
 """
 import argparse

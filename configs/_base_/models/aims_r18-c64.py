@@ -1,7 +1,8 @@
 # A small AIMS for CPU training from scratch (the synthetic main job): the
 # full model of aims_r50.py (MPE + TCM + AM) with a ResNet-18 of half width,
-# 64-channel pixel decoder / decoders / prompt encoder, 3 decoder blocks and
-# fewer queries. Switch modules off in a leaf config like aims_r50.py says.
+# width 64 (pixel decoder, decoders, prompt encoder, association module:
+# all derived from the pixel decoder's width), 3 decoder blocks and fewer
+# queries. Switch modules off in a leaf config like aims_r50.py says.
 # Trained from random weights on purpose (from_scratch: no ImageNet
 # weights, trainable BatchNorm, no zero-initialised residual blocks).
 _base_ = './aims_r50.py'
@@ -17,25 +18,18 @@ model = dict(
         encoder=dict(
             num_layers=2,
             layer_cfg=dict(
-                self_attn_cfg=dict(embed_dims=64, num_heads=4),
-                ffn_cfg=dict(embed_dims=64, feedforward_channels=256))),
-        positional_encoding=dict(num_feats=32)),
-    prompt_encoder=dict(out_channels=64),
+                self_attn_cfg=dict(num_heads=4),
+                ffn_cfg=dict(feedforward_channels=256)))),
     decode_head=dict(
-        feat_channels=64,
-        out_channels=64,
         num_queries=dict(_delete_=True, part=30, entity=20, relation=10),
-        positional_encoding=dict(num_feats=32),
         transformer_decoder=dict(
             num_layers=3,
             layer_cfg=dict(
-                self_attn_cfg=dict(embed_dims=64, num_heads=4),
-                cross_attn_cfg=dict(embed_dims=64, num_heads=4),
-                ffn_cfg=dict(embed_dims=64, feedforward_channels=256))),
+                self_attn_cfg=dict(num_heads=4),
+                cross_attn_cfg=dict(num_heads=4),
+                ffn_cfg=dict(feedforward_channels=256))),
         tcm=dict(
-            embed_dims=64,
             self_attn_cfg=dict(num_heads=4),
             ffn_cfg=dict(feedforward_channels=256))),
-    association_head=dict(in_channels=64, feat_channels=64),
     # the mask features of a 128 x 128 input have 32 x 32 = 1024 pixels
     train_cfg=dict(num_points=1024))

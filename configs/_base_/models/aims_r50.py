@@ -38,6 +38,9 @@ model = dict(
         type='MSDeformAttnPixelDecoder',
         in_channels=[256, 512, 1024, 2048],
         strides=[4, 8, 16, 32],
+        # the model's width: every other channel count (attention and FFN
+        # widths, decoders, prompt encoder, association module, positional
+        # encodings) is derived from these two by AIMS (fill_widths)
         feat_channels=256,
         out_channels=256,
         num_outs=3,
@@ -47,50 +50,42 @@ model = dict(
             num_layers=6,
             layer_cfg=dict(  # DeformableDetrTransformerEncoderLayer
                 self_attn_cfg=dict(  # MultiScaleDeformableAttention
-                    embed_dims=256,
                     num_heads=8,
                     num_levels=3,
                     num_points=4,
                     dropout=0.0,
                     batch_first=True),
                 ffn_cfg=dict(
-                    embed_dims=256,
                     feedforward_channels=1024,
                     num_fcs=2,
                     ffn_drop=0.0,
                     act_cfg=dict(type='ReLU', inplace=True)))),
-        positional_encoding=dict(num_feats=128, normalize=True)),
+        positional_encoding=dict(normalize=True)),
     # eq. 10-11, Table 4a row 2: (CONV2B x 2) + (CONV1)
     prompt_encoder=dict(
         type='MaskPromptEncoder',
-        out_channels=256,
         hidden_channels=(4, 16),
         num_conv1=1),
     decode_head=dict(
         type='MultiLevelDecoderHead',
         decoders=('part', 'entity', 'relation'),
-        feat_channels=256,
-        out_channels=256,
         num_queries=100,
         num_transformer_feat_level=3,
         enforce_decoder_input_project=False,
-        positional_encoding=dict(num_feats=128, normalize=True),
+        positional_encoding=dict(normalize=True),
         transformer_decoder=dict(  # Mask2FormerTransformerDecoder
             return_intermediate=True,
             num_layers=9,
             layer_cfg=dict(  # Mask2FormerTransformerDecoderLayer
                 self_attn_cfg=dict(  # MultiheadAttention
-                    embed_dims=256,
                     num_heads=8,
                     dropout=0.0,
                     batch_first=True),
                 cross_attn_cfg=dict(  # MultiheadAttention
-                    embed_dims=256,
                     num_heads=8,
                     dropout=0.0,
                     batch_first=True),
                 ffn_cfg=dict(
-                    embed_dims=256,
                     feedforward_channels=2048,
                     num_fcs=2,
                     ffn_drop=0.0,
@@ -129,8 +124,6 @@ model = dict(
     # tools/analysis_tools/loss_shares.py, README "Association loss").
     association_head=dict(
         type='AssociationHead',
-        in_channels=256,
-        feat_channels=256,
         balanced=True,
         loss_assoc=dict(
             type='CrossEntropyLoss',

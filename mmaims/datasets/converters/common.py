@@ -2,7 +2,7 @@
 """Shared pieces of the source-dataset converters.
 
 Every converter turns one source annotation file into a "hierarchical COCO"
-file (formats.md section 1). They share:
+file (docs/formats.md section 1). They share:
 
 * :class:`ConversionReport`: what was read, kept and skipped (by reason), per
   unit (images, segments, parts, relations, ...), with the invariant
@@ -207,7 +207,7 @@ def make_annotation(ann_id: int,
                     level: str,
                     iscrowd: int = 0,
                     **extra: Any) -> dict:
-    """Build one formats.md annotation from a compressed RLE.
+    """Build one docs/formats.md annotation from a compressed RLE.
 
     Args:
         ann_id (int): Annotation id, local to its image while a converter
@@ -217,7 +217,7 @@ def make_annotation(ann_id: int,
         iscrowd (int): 1 for an ignore region of this level.
         **extra: More keys (``entity_id``, ``entity_ids``, ``category_id``,
             ``predicate``, source ids...). ``None`` values are dropped,
-            except ``entity_id``, which formats.md allows to be null.
+            except ``entity_id``, which docs/formats.md allows to be null.
 
     Returns:
         dict: Annotation without ``image_id`` (the writer sets it).
@@ -239,7 +239,8 @@ def make_annotation(ann_id: int,
 
 def image_record(image_id: int, file_name: str, height: int, width: int,
                  levels: Sequence[str], source: str, **extra: Any) -> dict:
-    """Build one formats.md ``images[]`` entry (``None`` extras dropped)."""
+    """Build one ``images[]`` entry of docs/formats.md (``None`` extras
+    dropped)."""
     for level in levels:
         if level not in LEVELS:
             raise ValueError(f'unknown level "{level}"')

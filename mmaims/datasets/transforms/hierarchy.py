@@ -31,6 +31,7 @@ from typing import Dict, List
 import numpy as np
 
 from mmaims.structures import ENTITY, LEVELS, PART, RELATION
+from mmaims.structures.fields import PIXEL_FIELDS
 
 LEVEL_PREFIX: Dict[str, str] = {
     ENTITY: 'gt_',
@@ -39,7 +40,8 @@ LEVEL_PREFIX: Dict[str, str] = {
 }
 
 #: Per-pixel maps transformed together with the image.
-PIXEL_MAP_KEYS = ('valid_region', 'prompt_mask')
+# the per-pixel maps keep their data-sample field names in the results
+PIXEL_MAP_KEYS = PIXEL_FIELDS
 
 
 def level_keys(level: str) -> List[str]:

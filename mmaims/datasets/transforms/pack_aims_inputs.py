@@ -9,16 +9,10 @@ from mmdet.structures.mask import BitmapMasks
 from mmengine.structures import InstanceData, PixelData
 
 from mmaims.registry import TRANSFORMS
-from mmaims.structures import ENTITY, PART, RELATION
-from ..task_prompts import eval_task
+from mmaims.structures import ENTITY, LEVELS, PART, RELATION
+from mmaims.structures.fields import GT_FIELDS, IGNORED_FIELDS
+from mmaims.structures.tasks import eval_task
 from .hierarchy import LEVEL_PREFIX, check_links, has_level
-
-#: level -> (target field, ignored field) of DetDataSample
-SAMPLE_FIELDS = {
-    ENTITY: ('gt_instances', 'ignored_instances'),
-    PART: ('gt_part_instances', 'ignored_part_instances'),
-    RELATION: ('gt_relation_instances', 'ignored_relation_instances'),
-}
 
 
 @TRANSFORMS.register_module()
@@ -90,7 +84,7 @@ class PackAIMSInputs(BaseTransform):
         h, w = img.shape[:2]
 
         data_sample = DetDataSample()
-        if any(has_level(results, level) for level in SAMPLE_FIELDS):
+        if any(has_level(results, level) for level in LEVELS):
             check_links(results)
             self._pack_instances(results, data_sample)
 
@@ -130,7 +124,7 @@ class PackAIMSInputs(BaseTransform):
         target_row = None
         for level in (ENTITY, PART, RELATION):
             prefix = LEVEL_PREFIX[level]
-            gt_field, ignore_field = SAMPLE_FIELDS[level]
+            gt_field, ignore_field = GT_FIELDS[level], IGNORED_FIELDS[level]
             if not has_level(results, level):
                 setattr(data_sample, gt_field, _empty_instances(level, h, w))
                 setattr(data_sample, ignore_field,

@@ -6,8 +6,8 @@ from mmcv.transforms import BaseTransform
 
 from mmaims.registry import TRANSFORMS
 from mmaims.structures import ENTITY, PART, RELATION
-from ..task_prompts import (SAMPLE_TYPES, check_sample_type, eval_task,
-                            supervision)
+from mmaims.structures.tasks import (SAMPLE_TYPES, check_sample_type,
+                                     eval_task, supervision)
 from .hierarchy import LEVEL_PREFIX, has_level, keep_instances, num_instances
 
 
@@ -47,7 +47,7 @@ class SampleTaskPrompt(BaseTransform):
     ``task['supervision']`` maps each supervised decoder to the level its
     queries are matched to and whether the targets are exhaustive (then
     unmatched queries are pushed to "no object"); it is
-    :func:`mmaims.datasets.task_prompts.supervision` of the sample type,
+    :func:`mmaims.structures.tasks.supervision` of the sample type,
     the image's ``levels`` and ``supervise_all_levels`` (with it, the
     default, types 1-6 also supervise every other exhaustive level, so the
     association module sees pairs of levels).

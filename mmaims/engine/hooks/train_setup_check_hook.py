@@ -6,8 +6,8 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 
-from mmaims.datasets.task_prompts import supervision
 from mmaims.registry import HOOKS
+from mmaims.structures.tasks import supervision
 
 #: what the stop-at-start message asks the user to set
 WEIGHTS_HELP = (
@@ -37,7 +37,7 @@ class TrainSetupCheckHook(Hook):
     - **Association targets** (warning). With the association module on,
       each of its pairs (entity-part, relation-entity) is trained only on
       samples that supervise both decoders at their own levels. The hook
-      evaluates :func:`~mmaims.datasets.task_prompts.supervision` for
+      evaluates :func:`~mmaims.structures.tasks.supervision` for
       every enabled sample type and every ``levels`` combination of its
       pool, with the ``supervise_all_levels`` of the pipeline's
       ``SampleTaskPrompt``, and warns for each pair that no sample can

@@ -1,5 +1,5 @@
 # Copyright (c) mmaims contributors. All rights reserved.
-"""Association recall AR@K between two levels (formats.md section 3).
+"""Association recall AR@K between two levels (docs/formats.md section 3).
 
 For each image the ``K`` highest-scoring predicted links are kept. A GT pair
 ``(P, C)`` is recalled at IoU threshold ``t`` when some kept link has

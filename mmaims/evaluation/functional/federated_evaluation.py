@@ -1,5 +1,5 @@
 # Copyright (c) mmaims contributors. All rights reserved.
-"""Federated, class-agnostic AIMS evaluation (formats.md section 3).
+"""Federated, class-agnostic AIMS evaluation (docs/formats.md section 3).
 
 Shared by :class:`mmaims.evaluation.FederatedMetric`,
 ``tools/analysis_tools/eval_predictions.py`` and
@@ -25,7 +25,9 @@ from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 
-from mmaims.structures.levels import LEVELS, LINK_TYPES
+from mmaims.structures.fields import LINK_TYPES
+from mmaims.structures.fields import link_type as link_type_of
+from mmaims.structures.levels import LEVELS
 from .association_recall import average_recall, recall_image
 from .ground_truth import FederatedGroundTruth
 from .mask_ap import (IOU_THRS, accumulate_precision, evaluate_image,
@@ -42,11 +44,11 @@ MAX_LINKS = 100
 
 def ar_key(link_type: str, max_links: int = MAX_LINKS) -> str:
     """Metric key of a link type, e.g. ``'entity_part_AR@100'``."""
-    return f'{link_type.replace("-", "_")}_AR@{max_links}'
+    return f'{link_type_of(link_type).key}_AR@{max_links}'
 
 
 def metric_keys() -> List[str]:
-    """The keys of formats.md section 3, without prefix or source."""
+    """The keys of docs/formats.md section 3, without prefix or source."""
     keys = [f'{level}_{key}' for level in LEVELS for key in AP_KEYS]
     return keys + [ar_key(link) for link, _, _ in LINK_TYPES]
 
@@ -59,7 +61,7 @@ def _empty_level() -> dict:
 
 
 def group_predictions(predictions: dict) -> Dict[int, dict]:
-    """Turn a prediction file dict (formats.md section 2) into image
+    """Turn a prediction file dict (docs/formats.md section 2) into image
     predictions keyed by image id.
 
     Masks keep their file order within an image and level (it breaks score
@@ -140,7 +142,7 @@ def evaluate_federated(gt: FederatedGroundTruth,
                        max_dets: int = MAX_DETS,
                        max_links: int = MAX_LINKS,
                        show_progress: bool = False) -> Dict[str, float]:
-    """Compute every metric of formats.md section 3.
+    """Compute every metric of docs/formats.md section 3.
 
     Args:
         gt (FederatedGroundTruth): The ground truth.

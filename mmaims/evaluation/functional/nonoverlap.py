@@ -4,7 +4,7 @@
 Every pixel keeps only the highest-scoring mask that covers it; on equal
 scores the mask with the lower id wins. Masks left empty are dropped. This
 is the AP^e protocol of the entity segmentation paper
-(002_c21afb253c01faf1.txt, Sec. 3) as defined in formats.md section 3.
+(002_c21afb253c01faf1.txt, Sec. 3) as defined in docs/formats.md section 3.
 """
 from typing import Callable, List, Optional, Sequence, Tuple
 

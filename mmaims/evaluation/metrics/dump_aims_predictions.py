@@ -12,7 +12,7 @@ from mmaims.structures.predictions import (merge_predictions,
 
 @METRICS.register_module()
 class DumpAIMSPredictions(BaseMetric):
-    """Write predictions of all ranks as a prediction file (formats.md
+    """Write predictions of all ranks as a prediction file (docs/formats.md
     section 2).
 
     Each processed sample is converted to RLE at once (small results for

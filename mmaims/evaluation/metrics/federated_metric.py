@@ -16,7 +16,7 @@ from ..functional import (FederatedGroundTruth, evaluate_federated,
 
 @METRICS.register_module()
 class FederatedMetric(BaseMetric):
-    """Federated, class-agnostic AIMS metric (formats.md section 3).
+    """Federated, class-agnostic AIMS metric (docs/formats.md section 3).
 
     A level is evaluated only on the images whose ``levels`` (in
     ``ann_file``) list it, with that level's GT and predictions; the
@@ -46,7 +46,7 @@ class FederatedMetric(BaseMetric):
     fractions.
 
     Args:
-        ann_file (str): Hierarchical COCO annotation file (formats.md
+        ann_file (str): Hierarchical COCO annotation file (docs/formats.md
             section 1) holding the GT.
         collect_device (str): Device used to collect results across ranks,
             ``'cpu'`` or ``'gpu'``. Defaults to ``'cpu'``.

@@ -11,11 +11,7 @@ from mmengine.structures import PixelData
 from torch import Tensor
 
 from mmaims.registry import MODELS
-
-#: Instance fields of the data-sample contract that carry masks.
-INSTANCE_FIELDS = ('gt_instances', 'gt_part_instances',
-                   'gt_relation_instances', 'ignored_instances',
-                   'ignored_part_instances', 'ignored_relation_instances')
+from mmaims.structures.fields import INSTANCE_FIELDS
 
 
 @MODELS.register_module()

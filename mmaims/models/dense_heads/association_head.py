@@ -9,11 +9,13 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmaims.registry import MODELS
-from mmaims.structures import ENTITY, PART, RELATION
+from mmaims.structures import ENTITY, RELATION
+from mmaims.structures.fields import GT_FIELDS, LINK_TYPES
+from mmaims.structures.tasks import parse_task
 
-#: (pair key, parent decoder, child decoder) of the two association maps.
-DEFAULT_PAIRS = (('entity_part', ENTITY, PART), ('relation_entity', RELATION,
-                                                 ENTITY))
+#: (pair key, parent decoder, child decoder) of the association maps: one
+#: per link type, keyed by its identifier form (``entity_part``)
+DEFAULT_PAIRS = tuple((t.key, t.parent, t.child) for t in LINK_TYPES)
 
 Assignment = Optional[Tuple[Tensor, Tensor]]
 
@@ -252,12 +254,11 @@ class AssociationHead(BaseModule):
         weight = logits.new_zeros(logits.shape)
         if parent_assign is None or child_assign is None:
             return target, weight
-        supervision = data_sample.metainfo.get('task',
-                                               {}).get('supervision', {})
+        supervision = parse_task(data_sample.metainfo).supervision or {}
         sup_p, sup_c = supervision.get(parent), supervision.get(child)
         if sup_p is None or sup_c is None:
             return target, weight
-        if sup_p.get('level') != parent or sup_c.get('level') != child:
+        if sup_p.level != parent or sup_c.level != child:
             # e.g. the relation decoder matched to entities (two-entity
             # prompt): its queries are not relations, no R-E links exist.
             return target, weight
@@ -270,7 +271,7 @@ class AssociationHead(BaseModule):
 
         p_queries, p_gts = (t.to(logits.device).long() for t in parent_assign)
         c_queries, c_gts = (t.to(logits.device).long() for t in child_assign)
-        if sup_p.get('exhaustive', False) and sup_c.get('exhaustive', False):
+        if sup_p.exhaustive and sup_c.exhaustive:
             # unmatched queries link to nothing; matched x matched pairs
             # are overwritten below
             weight.fill_(1.0)
@@ -299,39 +300,30 @@ class AssociationHead(BaseModule):
             where the link status is known), or None when this pair of
             levels has no link field.
         """
-        if (parent, child) == (ENTITY, PART):
-            if 'gt_instances' not in data_sample or \
-                    'gt_part_instances' not in data_sample:
-                return None
-            num_e = len(data_sample.gt_instances)
-            parts = data_sample.gt_part_instances
-            entity_index = parts.entity_index.long().cpu()
-            _check_index(entity_index, num_e, 'gt_part_instances', data_sample)
-            link = torch.zeros((num_e, len(parts)), dtype=torch.bool)
-            known_cols = entity_index >= 0
-            cols = torch.nonzero(known_cols).flatten()
-            link[entity_index[cols], cols] = True
-            known = known_cols[None, :].expand(num_e, -1).clone()
-            return link, known
-        if (parent, child) == (RELATION, ENTITY):
-            if 'gt_instances' not in data_sample or \
-                    'gt_relation_instances' not in data_sample:
-                return None
-            num_e = len(data_sample.gt_instances)
-            relations = data_sample.gt_relation_instances
-            entity_index = relations.entity_index.long().cpu().view(-1, 2)
-            _check_index(entity_index, num_e, 'gt_relation_instances',
-                         data_sample)
-            link = torch.zeros((len(relations), num_e), dtype=torch.bool)
-            known_rows = (entity_index >= 0).all(dim=1)
-            for col in range(2):
-                rows = torch.nonzero(known_rows).flatten()
-                link[rows, entity_index[rows, col]] = True
-            known = known_rows[:, None].expand(-1, num_e).clone()
-            return link, known
-        raise ValueError(f'no GT link field for the pair ({parent}, '
-                         f'{child}); supported: (entity, part), '
-                         '(relation, entity)')
+        if (parent, child) not in {(t.parent, t.child) for t in LINK_TYPES}:
+            raise ValueError(f'no GT link field for the pair ({parent}, '
+                             f'{child}); supported: (entity, part), '
+                             '(relation, entity)')
+        # the rows of the non-entity level hold the links: a part its
+        # entity, a relation its two entities (docs/data_sample.md)
+        carrier = child if parent == ENTITY else parent
+        field = GT_FIELDS[carrier]
+        if GT_FIELDS[ENTITY] not in data_sample or field not in data_sample:
+            return None
+        num_e = len(data_sample.get(GT_FIELDS[ENTITY]))
+        rows = data_sample.get(field)
+        width = 2 if carrier == RELATION else 1
+        entity_index = rows.entity_index.long().cpu().view(-1, width)
+        _check_index(entity_index, num_e, field, data_sample)
+        known_rows = (entity_index >= 0).all(dim=1)
+        link = torch.zeros((len(rows), num_e), dtype=torch.bool)
+        linked = torch.nonzero(known_rows).flatten()
+        for col in range(width):
+            link[linked, entity_index[linked, col]] = True
+        known = known_rows[:, None].expand(-1, num_e)
+        if carrier == child:  # entity -> part: (N_entity, N_part)
+            return link.t().contiguous(), known.t().contiguous()
+        return link, known.contiguous()
 
 
 def _check_index(entity_index: Tensor, num_entities: int, field: str,

@@ -4,36 +4,22 @@ from collections import OrderedDict
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
-from mmcv.cnn import Conv2d
 from mmcv.ops import point_sample
-from mmdet.models.layers import (Mask2FormerTransformerDecoder,
-                                 SinePositionalEncoding)
+from mmdet.models.layers import SinePositionalEncoding
 from mmdet.models.utils import get_uncertain_point_coords_with_randomness
 from mmdet.structures import SampleList
 from mmdet.structures.mask import BitmapMasks
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig, reduce_mean
-from mmengine.model import (BaseModule, ModuleDict, ModuleList,
-                            caffe2_xavier_init)
+from mmengine.model import BaseModule, ModuleDict, ModuleList
 from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmaims.registry import MODELS, TASK_UTILS
 from mmaims.structures import LEVELS, check_level
-
-#: Data-sample field holding the targets of each level (docs/data_sample.md).
-GT_FIELDS = {
-    'part': 'gt_part_instances',
-    'entity': 'gt_instances',
-    'relation': 'gt_relation_instances'
-}
-#: Data-sample field holding the crowd regions of each level.
-IGNORED_FIELDS = {
-    'part': 'ignored_part_instances',
-    'entity': 'ignored_instances',
-    'relation': 'ignored_relation_instances'
-}
+from mmaims.structures.fields import GT_FIELDS, IGNORED_FIELDS, PIXEL_FIELDS
+from mmaims.structures.tasks import parse_task
+from ..layers import DecoderOutput, LevelDecoder
 
 #: ``train_cfg['unannotated']``: what pixels outside ``valid_region`` are
 #: on full-image samples: left out of the loss (mmaims) or background (paper)
@@ -42,109 +28,6 @@ UNANNOTATED_MODES = ('ignore', 'background')
 # Logit that makes sigmoid() exactly 0 in float32 and is still finite in
 # float16: used to take points out of the dice loss and the point sampling.
 _FAR_LOGIT = 1e4
-
-
-class LevelDecoder(BaseModule):
-    """One Mask2Former transformer decoder with its queries and heads.
-
-    The sub-module names are those of mmdet's ``Mask2FormerHead``
-    (``transformer_decoder``, ``query_feat``, ``query_embed``,
-    ``level_embed``, ``decoder_input_projs``, ``cls_embed``, ``mask_embed``)
-    so that a Mask2Former checkpoint maps onto it by a prefix change. The
-    layers are driven step by step by :class:`MultiLevelDecoderHead`.
-
-    Args:
-        feat_channels (int): Channels of the image features and queries.
-        out_channels (int): Channels of the mask features.
-        num_queries (int): Number of learnable queries.
-        num_transformer_feat_level (int): Number of feature levels the
-            decoder attends to.
-        transformer_decoder (:obj:`ConfigDict` or dict): Config of mmdet's
-            ``Mask2FormerTransformerDecoder``.
-        enforce_decoder_input_project (bool): Project the features with a
-            1x1 conv even when the channels already match.
-        init_cfg (:obj:`ConfigDict` or dict, optional): Initialization
-            config. Defaults to None.
-    """
-
-    def __init__(self,
-                 feat_channels: int,
-                 out_channels: int,
-                 num_queries: int,
-                 num_transformer_feat_level: int,
-                 transformer_decoder: ConfigType,
-                 enforce_decoder_input_project: bool = False,
-                 init_cfg: OptMultiConfig = None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        self.num_queries = num_queries
-        self.transformer_decoder = Mask2FormerTransformerDecoder(
-            **copy.deepcopy(transformer_decoder))
-        self.decoder_embed_dims = self.transformer_decoder.embed_dims
-        self.num_heads = self.transformer_decoder.layers[0].cross_attn.\
-            num_heads
-        self.decoder_input_projs = ModuleList()
-        # from low resolution to high resolution
-        for _ in range(num_transformer_feat_level):
-            if (self.decoder_embed_dims != feat_channels
-                    or enforce_decoder_input_project):
-                self.decoder_input_projs.append(
-                    Conv2d(
-                        feat_channels, self.decoder_embed_dims, kernel_size=1))
-            else:
-                self.decoder_input_projs.append(nn.Identity())
-        self.query_embed = nn.Embedding(num_queries, feat_channels)
-        self.query_feat = nn.Embedding(num_queries, feat_channels)
-        self.level_embed = nn.Embedding(num_transformer_feat_level,
-                                        feat_channels)
-        # two logits: object / no object (one class-agnostic class)
-        self.cls_embed = nn.Linear(feat_channels, 2)
-        self.mask_embed = nn.Sequential(
-            nn.Linear(feat_channels, feat_channels), nn.ReLU(inplace=True),
-            nn.Linear(feat_channels, feat_channels), nn.ReLU(inplace=True),
-            nn.Linear(feat_channels, out_channels))
-
-    def init_weights(self) -> None:
-        """Initialise as mmdet's ``Mask2FormerHead.init_weights``."""
-        for m in self.decoder_input_projs:
-            if isinstance(m, Conv2d):
-                caffe2_xavier_init(m, bias=0)
-        for p in self.transformer_decoder.parameters():
-            if p.dim() > 1:
-                nn.init.xavier_normal_(p)
-
-    def forward_head(
-        self, decoder_out: Tensor, mask_features: Tensor,
-        attn_mask_target_size: Tuple[int, int]
-    ) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
-        """Prediction heads, as ``Mask2FormerHead._forward_head``.
-
-        Args:
-            decoder_out (Tensor): Query embeddings, shape (B, Q, C).
-            mask_features (Tensor): Mask features, shape (B, C_out, H, W).
-            attn_mask_target_size (tuple[int, int]): (h, w) of the feature
-                level the next block attends to.
-
-        Returns:
-            tuple[Tensor]: ``cls_pred`` (B, Q, 2), ``mask_pred``
-            (B, Q, H, W), ``attn_mask`` bool (B * num_heads, Q, h * w), True
-            where attention is NOT allowed, and the post-normed embeddings
-            (B, Q, C).
-        """
-        decoder_out = self.transformer_decoder.post_norm(decoder_out)
-        cls_pred = self.cls_embed(decoder_out)
-        mask_embed = self.mask_embed(decoder_out)
-        mask_pred = torch.einsum('bqc,bchw->bqhw', mask_embed, mask_features)
-        attn_mask = F.interpolate(
-            mask_pred,
-            attn_mask_target_size,
-            mode='bilinear',
-            align_corners=False)
-        # (B, Q, h, w) -> (B * num_heads, Q, h * w)
-        attn_mask = attn_mask.flatten(2).unsqueeze(1).repeat(
-            (1, self.num_heads, 1, 1)).flatten(0, 1)
-        attn_mask = attn_mask.sigmoid() < 0.5
-        attn_mask = attn_mask.detach()
-        return cls_pred, mask_pred, attn_mask, decoder_out
 
 
 @MODELS.register_module()
@@ -384,7 +267,7 @@ class MultiLevelDecoderHead(BaseModule):
             mask_features: Tensor,
             multi_scale_memorys: Sequence[Tensor],
             batch_data_samples: Optional[SampleList] = None
-    ) -> Dict[str, dict]:
+    ) -> Dict[str, DecoderOutput]:
         """Run all decoders block by block.
 
         Args:
@@ -399,17 +282,16 @@ class MultiLevelDecoderHead(BaseModule):
                 head signature.
 
         Returns:
-            dict[str, dict]: For each decoder name, a dict with
-            ``cls_scores`` (list of num_layers + 1 Tensors (B, Q, 2): the
+            dict[str, DecoderOutput]: For each decoder name, its
+            ``cls_scores`` (num_layers + 1 Tensors (B, Q, 2): the
             prediction of the initial queries, then after every block),
-            ``mask_preds`` (list of num_layers + 1 Tensors (B, Q, H/4, W/4))
-            and ``query_feats`` (Tensor (B, Q, C): post-normed embeddings of
-            the last block, E_T of eq. 8).
+            ``mask_preds`` (num_layers + 1 Tensors (B, Q, H/4, W/4)) and
+            ``query_feats`` (Tensor (B, Q, C): post-normed embeddings of the
+            last block, E_T of eq. 8).
         """
         self._check_features(mask_features, multi_scale_memorys)
         batch_size = mask_features.shape[0]
         num_levels = self.num_transformer_feat_level
-
         key_pos = []
         for memory in multi_scale_memorys:
             mask = memory.new_zeros(
@@ -419,95 +301,35 @@ class MultiLevelDecoderHead(BaseModule):
                 self.decoder_positional_encoding(mask).flatten(2).permute(
                     0, 2, 1))
 
-        state = OrderedDict()
-        for name, decoder in self.decoders.items():
-            keys = []
-            for i, memory in enumerate(multi_scale_memorys):
-                # (B, C, h, w) -> (B, h*w, C)
-                key = decoder.decoder_input_projs[i](memory).flatten(
-                    2).permute(0, 2, 1)
-                keys.append(key + decoder.level_embed.weight[i].view(1, 1, -1))
-            query = decoder.query_feat.weight.unsqueeze(0).repeat(
-                (batch_size, 1, 1))
-            query_pos = decoder.query_embed.weight.unsqueeze(0).repeat(
-                (batch_size, 1, 1))
-            cls_pred, mask_pred, attn_mask, _ = decoder.forward_head(
-                query, mask_features, multi_scale_memorys[0].shape[-2:])
-            state[name] = dict(
-                keys=keys,
-                query=query,
-                query_pos=query_pos,
-                attn_mask=attn_mask,
-                cls_scores=[cls_pred],
-                mask_preds=[mask_pred],
-                query_feats=None)
-
+        states = OrderedDict(
+            (name, decoder.start(mask_features, multi_scale_memorys))
+            for name, decoder in self.decoders.items())
         for i in range(self.num_transformer_decoder_layers):
-            level_idx = i % num_levels
-            # masked cross-attention and self-attention of every decoder
+            level = i % num_levels
+            # eq. 2: masked cross-attention and self-attention, each level
             for name, decoder in self.decoders.items():
-                s = state[name]
-                layer = decoder.transformer_decoder.layers[i]
-                attn_mask = s['attn_mask']
-                # a query whose mask is empty at this level attends
-                # everywhere (as Mask2Former)
-                mask_sum = (attn_mask.sum(-1) != attn_mask.shape[-1]).\
-                    unsqueeze(-1)
-                attn_mask = attn_mask & mask_sum
-                query = layer.cross_attn(
-                    query=s['query'],
-                    key=s['keys'][level_idx],
-                    value=s['keys'][level_idx],
-                    query_pos=s['query_pos'],
-                    key_pos=key_pos[level_idx],
-                    attn_mask=attn_mask,
-                    key_padding_mask=None)
-                query = layer.norms[0](query)
-                query = layer.self_attn(
-                    query=query,
-                    key=query,
-                    value=query,
-                    query_pos=s['query_pos'],
-                    key_pos=s['query_pos'],
-                    attn_mask=None)
-                s['query'] = layer.norms[1](query)
-            # task complementarity between adjacent levels (eq. 5-6)
+                decoder.attend(states[name], i, key_pos[level], level)
+            # eq. 5-6: task complementarity, each pair of adjacent levels
             if self.with_tcm:
                 for a, b in self.tcm_pairs:
                     tcm = self.tcm_layers[i][f'{a}_{b}']
-                    state[a]['query'], state[b]['query'] = tcm(
-                        state[a]['query'], state[b]['query'],
-                        state[a]['query_pos'], state[b]['query_pos'])
-            # each decoder's own FFN (eq. 7) and prediction heads (eq. 3)
+                    states[a].query, states[b].query = tcm(
+                        states[a].query, states[b].query,
+                        states[a].query_pos, states[b].query_pos)
+            # eq. 7 and 3: each level's own FFN, then its prediction
             next_size = multi_scale_memorys[(i + 1) % num_levels].shape[-2:]
             for name, decoder in self.decoders.items():
-                s = state[name]
-                layer = decoder.transformer_decoder.layers[i]
-                s['query'] = layer.norms[2](layer.ffn(s['query']))
-                cls_pred, mask_pred, s['attn_mask'], s['query_feats'] = \
-                    decoder.forward_head(s['query'], mask_features, next_size)
-                s['cls_scores'].append(cls_pred)
-                s['mask_preds'].append(mask_pred)
-
-        outputs = OrderedDict()
-        for name, s in state.items():
-            query_feats = s['query_feats']
-            if query_feats is None:
-                # no decoder block: E_T is the post-normed initial query
-                query_feats = self.decoders[name].transformer_decoder.\
-                    post_norm(s['query'])
-            outputs[name] = dict(
-                cls_scores=s['cls_scores'],
-                mask_preds=s['mask_preds'],
-                query_feats=query_feats)
-        return outputs
+                decoder.feed_forward(states[name], i)
+                decoder.predict(states[name], mask_features, next_size)
+        return OrderedDict((name, self.decoders[name].output(state))
+                           for name, state in states.items())
 
     def predict(
             self,
             mask_features: Tensor,
             multi_scale_memorys: Sequence[Tensor],
             batch_data_samples: Optional[SampleList] = None
-    ) -> Dict[str, dict]:
+    ) -> Dict[str, DecoderOutput]:
         """Forward without losses; see :meth:`forward` for the inputs and
         outputs. The detector post-processes the last entries of
         ``cls_scores`` and ``mask_preds``."""
@@ -519,7 +341,7 @@ class MultiLevelDecoderHead(BaseModule):
     def loss(
         self, mask_features: Tensor, multi_scale_memorys: Sequence[Tensor],
         batch_data_samples: SampleList
-    ) -> Tuple[dict, Dict[str, dict], Dict[str, list]]:
+    ) -> Tuple[dict, Dict[str, DecoderOutput], Dict[str, list]]:
         """Forward and compute the losses of every decoder.
 
         Args:
@@ -538,7 +360,7 @@ class MultiLevelDecoderHead(BaseModule):
               block) and ``'{decoder}.d{i}.loss_*'`` for
               i = 0 .. num_layers - 1 (deep supervision; d0 is the
               prediction of the initial queries).
-            - outputs (dict[str, dict]): As :meth:`forward`.
+            - outputs (dict[str, DecoderOutput]): As :meth:`forward`.
             - assignments (dict[str, list]): Per decoder, one entry per image:
               None when the image does not supervise the decoder, else
               ``(query_inds, gt_inds)`` LongTensors, the Hungarian match of
@@ -550,7 +372,7 @@ class MultiLevelDecoderHead(BaseModule):
         assignments = dict()
         for name in self.decoder_names:
             decoder_losses, assignments[name] = self.loss_by_feat(
-                outputs[name]['cls_scores'], outputs[name]['mask_preds'],
+                outputs[name].cls_scores, outputs[name].mask_preds,
                 batch_data_samples, name)
             losses.update(decoder_losses)
         return losses, outputs, assignments
@@ -647,26 +469,11 @@ class MultiLevelDecoderHead(BaseModule):
         meta = data_sample.metainfo
         img_id = meta.get('img_id', meta.get('img_path', '?'))
         where = f'image {img_id}'
-        task = meta.get('task')
-        if not isinstance(task, Mapping) or not isinstance(
-                task.get('supervision'), Mapping):
-            raise KeyError(f'{where}: metainfo["task"]["supervision"] is '
-                           'missing; samples must be packed by '
-                           'PackAIMSInputs (docs/data_sample.md)')
-        supervision = task['supervision']
-        unknown = set(supervision) - set(self.decoder_names)
-        if unknown:
-            raise KeyError(f'{where}: supervision names decoders '
-                           f'{sorted(unknown)} that this head does not have '
-                           f'({self.decoder_names})')
-        sup = supervision.get(decoder)
+        task = parse_task(meta, self.decoder_names, require_supervision=True)
+        sup = task.supervision.get(decoder)
         if sup is None:
             return None
-        if 'level' not in sup or 'exhaustive' not in sup:
-            raise KeyError(f'{where}: supervision["{decoder}"] must have '
-                           f'"level" and "exhaustive", got {dict(sup)}')
-        level = check_level(sup['level'], f'{where}, supervision of decoder '
-                            f'"{decoder}"')
+        level = sup.level
         field = GT_FIELDS[level]
         if field not in data_sample:
             raise KeyError(f'{where}: decoder "{decoder}" is supervised by '
@@ -682,9 +489,8 @@ class MultiLevelDecoderHead(BaseModule):
                 'shape (AIMSDataPreprocessor)')
 
         region = torch.ones(shape, dtype=torch.bool, device=device)
-        region_maps = ['prompt_mask', 'valid_region']
-        if self.unannotated == 'background' and \
-                task.get('prompt_type') == 'full':
+        region_maps = list(PIXEL_FIELDS)
+        if self.unannotated == 'background' and task.prompt_type == 'full':
             # the paper: unannotated pixels of a full image are background
             region_maps.remove('valid_region')
         for name in region_maps:
@@ -711,7 +517,7 @@ class MultiLevelDecoderHead(BaseModule):
         return dict(
             masks=masks,
             region=region,
-            exhaustive=bool(sup['exhaustive']),
+            exhaustive=sup.exhaustive,
             img_meta=meta)
 
     @staticmethod
@@ -903,60 +709,3 @@ class MultiLevelDecoderHead(BaseModule):
             weight=point_weights.reshape(-1),
             avg_factor=num_total_masks * self.num_points)
         return loss_cls, loss_mask, loss_dice, matches
-
-    # ------------------------------------------------------------------
-    # checkpoint conversion
-    # ------------------------------------------------------------------
-    @staticmethod
-    def convert_mask2former_state_dict(
-            state_dict: Mapping[str, Tensor],
-            decoder: str = 'entity',
-            src_prefix: str = 'panoptic_head.',
-            dst_prefix: str = 'decode_head.',
-            dst_pixel_decoder_prefix: str = 'pixel_decoder.',
-            drop_cls_embed: bool = False) -> 'OrderedDict[str, Tensor]':
-        """Map a Mask2Former state dict onto one decoder of this head.
-
-        Keys ``{src_prefix}pixel_decoder.*`` become
-        ``{dst_pixel_decoder_prefix}*`` (the detector's shared pixel
-        decoder), other ``{src_prefix}*`` keys become
-        ``{dst_prefix}decoders.{decoder}.*``; keys outside ``src_prefix``
-        (the backbone) are kept as they are. With ``src_prefix=''`` and
-        ``dst_prefix=''`` it converts a bare ``Mask2FormerHead`` state dict
-        into this head's keys.
-
-        Args:
-            state_dict (Mapping[str, Tensor]): Mask2Former weights, e.g. the
-                ``state_dict`` of a COCO-entity checkpoint.
-            decoder (str): Decoder receiving the weights. Defaults to
-                ``'entity'``.
-            src_prefix (str): Prefix of the head in ``state_dict``. Defaults
-                to ``'panoptic_head.'`` (mmdet's ``MaskFormer``).
-            dst_prefix (str): Prefix of this head in the target model.
-                Defaults to ``'decode_head.'``.
-            dst_pixel_decoder_prefix (str): Prefix of the pixel decoder in
-                the target model. Defaults to ``'pixel_decoder.'``.
-            drop_cls_embed (bool): Leave out ``cls_embed`` (for a checkpoint
-                trained with classes; ours has 2 logits). Defaults to False.
-
-        Returns:
-            OrderedDict[str, Tensor]: The converted state dict.
-        """
-        check_level(decoder, 'convert_mask2former_state_dict')
-        converted = OrderedDict()
-        pixel_prefix = f'{src_prefix}pixel_decoder.'
-        for key, value in state_dict.items():
-            if key.startswith(pixel_prefix):
-                new_key = dst_pixel_decoder_prefix + key[len(pixel_prefix):]
-            elif key.startswith(src_prefix):
-                rest = key[len(src_prefix):]
-                if drop_cls_embed and rest.startswith('cls_embed.'):
-                    continue
-                new_key = f'{dst_prefix}decoders.{decoder}.{rest}'
-            else:
-                new_key = key
-            if new_key in converted:
-                raise KeyError(f'convert_mask2former_state_dict: two keys '
-                               f'map to {new_key}')
-            converted[new_key] = value
-        return converted

@@ -3,48 +3,89 @@ import copy
 import inspect
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from mmdet.models.detectors import BaseDetector
 from mmdet.structures import DetDataSample, SampleList
-from mmdet.structures.mask import BitmapMasks
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.structures import InstanceData, PixelData
 from torch import Tensor
 
 from mmaims.registry import MODELS
-from mmaims.structures import ENTITY, LEVELS, PART, RELATION
+from mmaims.structures import LEVELS
+from mmaims.structures.fields import LINK_TYPES, PRED_FIELDS
+from mmaims.structures.prompt_geometry import PromptLike, prompt_to_input
+from mmaims.structures.tasks import (DEFAULT_PROMPT_DECODERS,
+                                     DEFAULT_PROMPT_OUTPUT_LEVELS, parse_task,
+                                     sample_type_of)
 from ..dense_heads.association_head import DEFAULT_PAIRS
-
-#: data-sample field of each level's predictions (docs/data_sample.md)
-PRED_FIELDS = {
-    ENTITY: 'pred_instances',
-    PART: 'pred_part_instances',
-    RELATION: 'pred_relation_instances'
-}
-#: data-sample field of each link type
-LINK_FIELDS = {
-    'entity_part': 'pred_entity_part_links',
-    'relation_entity': 'pred_relation_entity_links'
-}
-#: paper Table 5: (prompt type, decoder) -> sample type
-SAMPLE_TYPES = {
-    ('full', ENTITY): 1,
-    ('full', PART): 2,
-    ('full', RELATION): 3,
-    ('partial', ENTITY): 4,
-    ('partial', PART): 5,
-    ('partial', RELATION): 6,
-    ('one_entity', PART): 7,
-    ('two_entities', RELATION): 8
-}
-#: defaults of the prompt-inference entries of ``test_cfg``
-DEFAULT_PROMPT_DECODERS = dict(one_entity=PART, two_entities=RELATION)
-DEFAULT_PROMPT_OUTPUT_LEVELS = {PART: PART, ENTITY: ENTITY, RELATION: ENTITY}
+from ..layers import DecoderOutput
 
 Feats = Tuple[Tensor, List[Tensor]]
-PromptLike = Union[Tensor, np.ndarray, BitmapMasks]
+
+
+def fill_widths(model: ConfigType) -> dict:
+    """Derive every channel width of an AIMS model config from the pixel
+    decoder's, so that a config sets its width once.
+
+    ``pixel_decoder.feat_channels`` (C, default 256) is the width of the
+    multi-scale features, the queries and every attention and FFN of the
+    pixel decoder's encoder, the decoders and the association module's
+    input; ``pixel_decoder.out_channels`` (default C) the width of the mask
+    features and of the encoded prompt. Missing entries are filled in:
+
+    - ``pixel_decoder``: ``encoder.layer_cfg.self_attn_cfg.embed_dims`` and
+      ``ffn_cfg.embed_dims`` = C, ``positional_encoding.num_feats`` = C / 2;
+    - ``decode_head``: ``feat_channels`` = C, ``out_channels``, the
+      ``embed_dims`` of the transformer decoder's attentions and FFN = C,
+      ``positional_encoding.num_feats`` = C / 2 (the TCM takes the head's
+      width itself);
+    - ``prompt_encoder.out_channels`` = ``out_channels``;
+    - ``association_head.in_channels`` = C and its ``feat_channels`` = C.
+
+    A value given in the config is kept, so explicit configs (mmdet style)
+    are unchanged.
+
+    Args:
+        model (dict): The model config (``backbone``, ``pixel_decoder``,
+            ``decode_head``, ...).
+
+    Returns:
+        dict: A completed copy.
+    """
+    model = copy.deepcopy(dict(model))
+    pixel = model['pixel_decoder'] = dict(model['pixel_decoder'])
+    feat = pixel.setdefault('feat_channels', 256)
+    out = pixel.setdefault('out_channels', feat)
+
+    def fill(cfg: dict, *path: str, value) -> None:
+        for key in path[:-1]:
+            cfg = cfg.setdefault(key, dict())
+        cfg.setdefault(path[-1], value)
+
+    for sub in ('self_attn_cfg', 'ffn_cfg'):
+        fill(pixel, 'encoder', 'layer_cfg', sub, 'embed_dims', value=feat)
+    fill(pixel, 'positional_encoding', 'num_feats', value=feat // 2)
+    head = model['decode_head'] = dict(model['decode_head'])
+    head.setdefault('feat_channels', feat)
+    head.setdefault('out_channels', out)
+    for sub in ('self_attn_cfg', 'cross_attn_cfg', 'ffn_cfg'):
+        fill(
+            head,
+            'transformer_decoder',
+            'layer_cfg',
+            sub,
+            'embed_dims',
+            value=head['feat_channels'])
+    fill(head, 'positional_encoding', 'num_feats',
+         value=head['feat_channels'] // 2)
+    if model.get('prompt_encoder') is not None:
+        model['prompt_encoder'] = dict(model['prompt_encoder'])
+        model['prompt_encoder'].setdefault('out_channels', out)
+    if model.get('association_head') is not None:
+        assoc = model['association_head'] = dict(model['association_head'])
+        assoc.setdefault('in_channels', head['feat_channels'])
+        assoc.setdefault('feat_channels', assoc['in_channels'])
+    return model
 
 
 def scratch_backbone_cfg(backbone: ConfigType) -> dict:
@@ -139,7 +180,9 @@ class AIMS(BaseDetector):
             ``ResNet``, ...).
         pixel_decoder (dict): Pixel decoder config (mmdet
             ``MSDeformAttnPixelDecoder`` with its ``in_channels``,
-            ``strides``, ``feat_channels``, ``out_channels``).
+            ``strides``, ``feat_channels``, ``out_channels``). Its widths
+            are the model's: :func:`fill_widths` derives every other
+            channel width left out of the config from them.
         decode_head (dict): ``MultiLevelDecoderHead`` config; it receives
             ``train_cfg`` and ``test_cfg``.
         neck (dict, optional): Optional neck between backbone and pixel
@@ -181,6 +224,15 @@ class AIMS(BaseDetector):
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        widths = fill_widths(
+            dict(
+                pixel_decoder=pixel_decoder,
+                decode_head=decode_head,
+                prompt_encoder=prompt_encoder,
+                association_head=association_head))
+        pixel_decoder, decode_head, prompt_encoder, association_head = (
+            widths['pixel_decoder'], widths['decode_head'],
+            widths['prompt_encoder'], widths['association_head'])
         self.from_scratch = from_scratch
         if from_scratch:
             backbone = scratch_backbone_cfg(backbone)
@@ -383,11 +435,10 @@ class AIMS(BaseDetector):
             tuple(pad_shape), mask_features.device, batch_data_samples)
         output_levels = []
         for data_sample in batch_data_samples:
-            task = data_sample.metainfo.get('task') or {}
-            prompt_type = task.get('prompt_type')
-            if prompt_type in self.prompt_decoders:
-                decoder = task.get('decoder') or \
-                    self.prompt_decoders[prompt_type]
+            task = parse_task(data_sample.metainfo)
+            if task.prompt_type in self.prompt_decoders:
+                decoder = task.decoder or \
+                    self.prompt_decoders[task.prompt_type]
                 output_levels.append(
                     {decoder: self._prompt_output_level(decoder)})
             else:
@@ -461,14 +512,14 @@ class AIMS(BaseDetector):
         samples = []
         prompt_maps = []
         for prompt, data_sample in zip(prompt_list, batch_data_samples):
-            prompt_map = self.resize_prompt(prompt, data_sample.metainfo,
-                                            mask_features.device)
+            prompt_map = prompt_to_input(prompt, data_sample.metainfo,
+                                         mask_features.device)
             sample = DetDataSample(
                 metainfo=copy.deepcopy(data_sample.metainfo))
             sample.set_metainfo(
                 dict(
                     task=dict(
-                        sample_type=SAMPLE_TYPES.get((prompt_type, decoder)),
+                        sample_type=sample_type_of(prompt_type, decoder),
                         prompt_type=prompt_type,
                         decoder=decoder)))
             sample.prompt_mask = PixelData(data=prompt_map.to(torch.uint8))
@@ -527,8 +578,9 @@ class AIMS(BaseDetector):
                              f'{self.prompt_output_levels}')
         return self.prompt_output_levels[decoder]
 
-    def _query_feats(self, outputs: Dict[str, dict]) -> Dict[str, Tensor]:
-        return {d: out['query_feats'] for d, out in outputs.items()}
+    def _query_feats(
+            self, outputs: Dict[str, DecoderOutput]) -> Dict[str, Tensor]:
+        return {d: out.query_feats for d, out in outputs.items()}
 
     def _predict_with_prompts(self, feats: Feats, prompts: Tensor,
                               batch_data_samples: SampleList,
@@ -585,93 +637,10 @@ class AIMS(BaseDetector):
             for level, field in PRED_FIELDS.items():
                 data_sample.set_field(
                     result.get(level, _empty_instances(shape, device)), field)
-            for key, field in LINK_FIELDS.items():
+            for link in LINK_TYPES:
                 data_sample.set_field(
-                    result.get(key, _empty_links(device)), field)
+                    result.get(link.key, _empty_links(device)), link.field)
         return data_samples
-
-    def resize_prompt(self,
-                      prompt: PromptLike,
-                      metainfo: dict,
-                      device: Union[str, torch.device] = 'cpu') -> Tensor:
-        """Bring a user prompt to the padded network input.
-
-        The prompt refers to the original image; it is resized to
-        ``img_shape`` (bilinear, threshold 0.5), flipped like the image when
-        the test pipeline flipped it, and zero-padded to
-        ``batch_input_shape``.
-
-        Args:
-            prompt (Tensor | ndarray | BitmapMasks): Binary mask ``(h, w)``
-                or ``(1, h, w)``.
-            metainfo (dict): Metainfo of the image.
-            device (str | torch.device): Device of the result.
-
-        Returns:
-            Tensor: Bool (1, H_pad, W_pad).
-
-        Raises:
-            ValueError: Wrong shape, empty prompt (before or after the
-                resize) or an aspect different from ``ori_shape``.
-        """
-        img_id = metainfo.get('img_id', '?')
-        missing = [
-            key for key in ('ori_shape', 'img_shape', 'batch_input_shape')
-            if key not in metainfo
-        ]
-        if missing:
-            raise ValueError(f'image {img_id}: metainfo lacks {missing}; '
-                             'pass the data samples returned by the data '
-                             'preprocessor')
-        if isinstance(prompt, BitmapMasks):
-            prompt = prompt.masks
-        if isinstance(prompt, np.ndarray):
-            prompt = torch.from_numpy(np.ascontiguousarray(prompt))
-        if not isinstance(prompt, Tensor):
-            raise ValueError(f'image {img_id}: the prompt must be a Tensor, '
-                             f'ndarray or BitmapMasks, got '
-                             f'{type(prompt).__name__}')
-        if prompt.dim() == 3 and prompt.shape[0] == 1:
-            prompt = prompt[0]
-        if prompt.dim() != 2:
-            raise ValueError(f'image {img_id}: the prompt must be a (h, w) '
-                             f'or (1, h, w) mask, got shape '
-                             f'{tuple(prompt.shape)}')
-        prompt = prompt.to(device) > 0
-        if not prompt.any():
-            raise ValueError(f'image {img_id}: the prompt is empty')
-        ori_h, ori_w = metainfo['ori_shape'][:2]
-        h, w = prompt.shape
-        # a resize of the image by any factor, allowing the rounding of
-        # both sides (|h * W - w * H| <= (H + W) / 2 for rounding to nearest)
-        if abs(h * ori_w - w * ori_h) > (ori_h + ori_w):
-            raise ValueError(
-                f'image {img_id}: the prompt of size {(h, w)} does not match '
-                f'the image of size {(ori_h, ori_w)}: its aspect ratio '
-                f'{w / h:.4f} differs from the image\'s {ori_w / ori_h:.4f}')
-        img_h, img_w = metainfo['img_shape'][:2]
-        resized = F.interpolate(
-            prompt[None, None].float(),
-            size=(img_h, img_w),
-            mode='bilinear',
-            align_corners=False)[0] >= 0.5
-        if metainfo.get('flip', False):
-            direction = metainfo.get('flip_direction', 'horizontal')
-            dims = {
-                'horizontal': [-1],
-                'vertical': [-2],
-                'diagonal': [-2, -1]
-            }[direction]
-            resized = resized.flip(dims)
-        if not resized.any():
-            raise ValueError(
-                f'image {img_id}: the prompt of {int(prompt.sum())} pixels '
-                f'is empty once resized from {(h, w)} to the network input '
-                f'{(img_h, img_w)}')
-        pad_h, pad_w = metainfo['batch_input_shape']
-        return F.pad(
-            resized.to(torch.uint8),
-            (0, pad_w - img_w, 0, pad_h - img_h)).bool()
 
 
 def _empty_instances(shape: Tuple[int, int],

@@ -23,7 +23,7 @@ def _tight_box(mask: np.ndarray) -> list:
 
 
 def check_hierarchical_file(path: str) -> dict:
-    """Assert formats.md section 1 on a written file; return its content.
+    """Assert docs/formats.md section 1 on a written file; return its content.
 
     Checks: required image keys, levels names, compressed RLE with str
     counts of the image size, area = pixel count, bbox = tight box, part and

@@ -21,7 +21,7 @@ def brute_force_ar(gt: dict,
                    child: str,
                    link_type: str,
                    k: int = 100) -> float:
-    """AR@K straight from formats.md section 3, with dense masks."""
+    """AR@K straight from docs/formats.md section 3, with dense masks."""
     decoded = {}
 
     def dense(segm):

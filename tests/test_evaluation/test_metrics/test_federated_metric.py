@@ -31,7 +31,7 @@ def test_metric_under_evaluator_matches_offline_and_cocoeval(
     assert isinstance(metric, FederatedMetric)
     samples = make_samples(gt_dict, preds)
     metrics = _run(metric, samples)
-    # Exactly the keys of formats.md section 3, with the prefix.
+    # Exactly the keys of docs/formats.md section 3, with the prefix.
     assert list(metrics) == [f'aims/{k}' for k in metric_keys()]
     assert all(isinstance(v, float) for v in metrics.values())
     offline = evaluate_federated(

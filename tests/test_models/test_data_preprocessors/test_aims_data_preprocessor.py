@@ -7,8 +7,7 @@ from mmdet.structures.mask import BitmapMasks
 from mmengine.structures import InstanceData, PixelData
 
 from mmaims.models.data_preprocessors import AIMSDataPreprocessor
-from mmaims.models.data_preprocessors.aims_data_preprocessor import \
-    INSTANCE_FIELDS
+from mmaims.structures.fields import INSTANCE_FIELDS
 
 
 def _sample(h, w, with_prompt=True, img_id=1):

@@ -11,9 +11,9 @@ from mmdet.structures.mask import BitmapMasks
 from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData, PixelData
 
-from mmaims.models.dense_heads import MultiLevelDecoderHead
 from mmaims.registry import MODELS
 
+M2F_CONVERTER = 'model_converters/mask2former_to_aims.py'
 FEAT = 32
 NUM_LAYERS = 3
 SIZE = 64  # padded input; mask features are SIZE // 4
@@ -158,21 +158,21 @@ def test_forward_outputs():
     assert list(outputs) == ['part', 'entity', 'relation']
     for name, q in (('part', 4), ('entity', 5), ('relation', 3)):
         out = outputs[name]
-        assert len(out['cls_scores']) == NUM_LAYERS + 1
-        assert len(out['mask_preds']) == NUM_LAYERS + 1
-        for cls, mask in zip(out['cls_scores'], out['mask_preds']):
+        assert len(out.cls_scores) == NUM_LAYERS + 1
+        assert len(out.mask_preds) == NUM_LAYERS + 1
+        for cls, mask in zip(out.cls_scores, out.mask_preds):
             assert cls.shape == (2, q, 2)
             assert mask.shape == (2, q, LOW, LOW)
-        assert out['query_feats'].shape == (2, q, FEAT)
+        assert out.query_feats.shape == (2, q, FEAT)
     # query_feats are the post-normed embeddings the last heads read
     entity = head.decoders['entity']
     torch.testing.assert_close(
-        entity.cls_embed(outputs['entity']['query_feats']),
-        outputs['entity']['cls_scores'][-1])
+        entity.cls_embed(outputs['entity'].query_feats),
+        outputs['entity'].cls_scores[-1])
     # predict is forward without losses
     predicted = head.predict(mask_features, memorys, None)
-    torch.testing.assert_close(predicted['part']['mask_preds'][-1],
-                               outputs['part']['mask_preds'][-1])
+    torch.testing.assert_close(predicted['part'].mask_preds[-1],
+                               outputs['part'].mask_preds[-1])
 
 
 def test_module_names_parallel_to_mask2former():
@@ -268,12 +268,12 @@ def _mask2former_cfg():
         train_cfg=copy.deepcopy(TRAIN_CFG))
 
 
-def _mask2former_and_ours():
+def _mask2former_and_ours(converter):
     torch.manual_seed(1)
     m2f = Mask2FormerHead(**_mask2former_cfg())
     m2f.init_weights()
     head = build_head(tcm=None, seed=2)
-    converted = MultiLevelDecoderHead.convert_mask2former_state_dict(
+    converted = converter.convert_mask2former_state_dict(
         m2f.state_dict(),
         src_prefix='',
         dst_prefix='',
@@ -295,9 +295,9 @@ def _mask2former_and_ours():
     return m2f, head, x
 
 
-def test_entity_branch_equals_mask2former_head():
+def test_entity_branch_equals_mask2former_head(load_tool):
     """Issue 5 acceptance: TCM off, same weights, same input."""
-    m2f, head, x = _mask2former_and_ours()
+    m2f, head, x = _mask2former_and_ours(load_tool(M2F_CONVERTER))
     m2f.eval()
     head.eval()
     samples = [make_sample(sup('entity')) for _ in range(2)]
@@ -306,19 +306,19 @@ def test_entity_branch_equals_mask2former_head():
         mask_features, memorys = m2f.pixel_decoder(x)
         outputs = head(mask_features, memorys, samples)
     ours = outputs['entity']
-    assert len(ref_cls) == len(ours['cls_scores']) == NUM_LAYERS + 1
+    assert len(ref_cls) == len(ours.cls_scores) == NUM_LAYERS + 1
     for block in range(NUM_LAYERS + 1):
-        assert (ref_cls[block] - ours['cls_scores'][block]).abs().max() < 1e-5
+        assert (ref_cls[block] - ours.cls_scores[block]).abs().max() < 1e-5
         assert (ref_masks[block] -
-                ours['mask_preds'][block]).abs().max() < 1e-5
+                ours.mask_preds[block]).abs().max() < 1e-5
     # and the other decoders really are different networks
-    assert (outputs['part']['mask_preds'][-1] -
+    assert (outputs['part'].mask_preds[-1] -
             ref_masks[-1]).abs().max() > 1e-3
 
 
-def test_entity_losses_equal_mask2former_losses():
+def test_entity_losses_equal_mask2former_losses(load_tool):
     """Full prompt, fully valid, exhaustive: mmdet's loss, key for key."""
-    m2f, head, x = _mask2former_and_ours()
+    m2f, head, x = _mask2former_and_ours(load_tool(M2F_CONVERTER))
     samples = [
         make_sample(
             sup('entity'), entity_boxes=[(0, 0, 20, 30), (30, 10, 60, 60)]),
@@ -353,14 +353,14 @@ def test_decoders_independent_without_tcm():
         before = head(mask_features, memorys)
         _perturb_part_queries(head)
         after = head(mask_features, memorys)
-    assert not torch.allclose(before['part']['mask_preds'][-1],
-                              after['part']['mask_preds'][-1])
+    assert not torch.allclose(before['part'].mask_preds[-1],
+                              after['part'].mask_preds[-1])
     for name in ('entity', 'relation'):
         for block in range(NUM_LAYERS + 1):
-            torch.testing.assert_close(before[name]['mask_preds'][block],
-                                       after[name]['mask_preds'][block])
-            torch.testing.assert_close(before[name]['cls_scores'][block],
-                                       after[name]['cls_scores'][block])
+            torch.testing.assert_close(before[name].mask_preds[block],
+                                       after[name].mask_preds[block])
+            torch.testing.assert_close(before[name].cls_scores[block],
+                                       after[name].cls_scores[block])
 
 
 def test_decoders_interact_with_tcm():
@@ -371,14 +371,14 @@ def test_decoders_interact_with_tcm():
         _perturb_part_queries(head)
         after = head(mask_features, memorys)
     # block 0 predicts from the initial queries: no exchange yet
-    torch.testing.assert_close(before['entity']['mask_preds'][0],
-                               after['entity']['mask_preds'][0])
+    torch.testing.assert_close(before['entity'].mask_preds[0],
+                               after['entity'].mask_preds[0])
     # part -> entity through the E-P module, entity -> relation through R-E
     for name in ('entity', 'relation'):
-        assert not torch.allclose(before[name]['mask_preds'][1],
-                                  after[name]['mask_preds'][1])
-        assert not torch.allclose(before[name]['query_feats'],
-                                  after[name]['query_feats'])
+        assert not torch.allclose(before[name].mask_preds[1],
+                                  after[name].mask_preds[1])
+        assert not torch.allclose(before[name].query_feats,
+                                  after[name].query_feats)
 
 
 def test_tcm_switches_reach_the_head():
@@ -402,8 +402,8 @@ def test_tcm_switches_reach_the_head():
         with torch.no_grad():
             results.append(head(mask_features, memorys)['entity'])
     for a, b in ((0, 1), (1, 2), (0, 2)):
-        assert not torch.allclose(results[a]['mask_preds'][-1],
-                                  results[b]['mask_preds'][-1])
+        assert not torch.allclose(results[a].mask_preds[-1],
+                                  results[b].mask_preds[-1])
 
 
 # ----------------------------------------------------------------------
@@ -494,8 +494,7 @@ def test_image_not_supervising_a_decoder_adds_nothing():
         entity_boxes=[(10, 10, 60, 60)],
         part_boxes=[(0, 0, 8, 8)],
         img_id=2)
-    cls, masks = outputs['entity']['cls_scores'], outputs['entity'][
-        'mask_preds']
+    cls, masks = outputs['entity'].cls_scores, outputs['entity'].mask_preds
     torch.manual_seed(5)
     both, assign_both = head.loss_by_feat(cls, masks, [entity_sample, other],
                                           'entity')
@@ -513,8 +512,7 @@ def test_non_exhaustive_supervision_skips_unmatched_queries():
     head = build_head()
     mask_features, memorys = features(batch_size=1)
     outputs = head(mask_features, memorys)
-    cls, masks = outputs['entity']['cls_scores'], outputs['entity'][
-        'mask_preds']
+    cls, masks = outputs['entity'].cls_scores, outputs['entity'].mask_preds
     boxes = [(0, 0, 30, 30), (34, 34, 60, 60)]
     results = {}
     for exhaustive in (True, False):
@@ -647,8 +645,7 @@ def test_bad_samples_raise_clear_errors():
     head = build_head(tcm=None, decoders=('entity', ))
     mask_features, memorys = features(batch_size=1)
     outputs = head(mask_features, memorys)
-    cls, masks = outputs['entity']['cls_scores'], outputs['entity'][
-        'mask_preds']
+    cls, masks = outputs['entity'].cls_scores, outputs['entity'].mask_preds
     sample = make_sample(sup('entity'), img_id=42)
     sample.set_metainfo(dict(task=dict(prompt_type='full')))
     with pytest.raises(KeyError, match='image 42.*supervision'):
@@ -681,32 +678,6 @@ def test_bad_samples_raise_clear_errors():
 # ----------------------------------------------------------------------
 # checkpoint conversion
 # ----------------------------------------------------------------------
-def test_convert_mask2former_detector_state_dict():
-    w = torch.zeros(1)
-    state = {
-        'backbone.conv1.weight': w,
-        'panoptic_head.pixel_decoder.mask_feature.weight': w,
-        'panoptic_head.query_feat.weight': w,
-        'panoptic_head.transformer_decoder.layers.0.ffn.layers.1.weight': w,
-        'panoptic_head.cls_embed.weight': w,
-    }
-    converted = MultiLevelDecoderHead.convert_mask2former_state_dict(
-        state, decoder='entity', dst_prefix='decode_head.')
-    assert list(converted) == [
-        'backbone.conv1.weight', 'pixel_decoder.mask_feature.weight',
-        'decode_head.decoders.entity.query_feat.weight',
-        'decode_head.decoders.entity.transformer_decoder.layers.0.ffn.'
-        'layers.1.weight', 'decode_head.decoders.entity.cls_embed.weight'
-    ]
-    dropped = MultiLevelDecoderHead.convert_mask2former_state_dict(
-        state, decoder='part', drop_cls_embed=True)
-    assert 'decode_head.decoders.part.query_feat.weight' in dropped
-    assert not any('cls_embed' in k for k in dropped)
-    with pytest.raises(ValueError, match='unknown level'):
-        MultiLevelDecoderHead.convert_mask2former_state_dict(
-            state, decoder='thing')
-
-
 def test_same_collective_calls_with_and_without_supervision(monkeypatch):
     """Under DDP every rank must all-reduce the mask count the same number
     of times, whether or not its images supervise the decoder."""
@@ -725,14 +696,14 @@ def test_same_collective_calls_with_and_without_supervision(monkeypatch):
                    make_sample(sup('entity')),
                    make_sample(sup('entity', exhaustive=False))):
         calls.clear()
-        head.loss_by_feat(outputs['cls_scores'], outputs['mask_preds'],
+        head.loss_by_feat(outputs.cls_scores, outputs.mask_preds,
                           [sample], 'entity')
         assert len(calls) == NUM_LAYERS + 1
     # an image that does not supervise the entity decoder: count 0
     calls.clear()
     head_all = build_head(tcm=None)
     outputs = head_all(*features(batch_size=1))['entity']
-    head_all.loss_by_feat(outputs['cls_scores'], outputs['mask_preds'],
+    head_all.loss_by_feat(outputs.cls_scores, outputs.mask_preds,
                           [make_sample(sup('part'))], 'entity')
     assert calls == [0.0] * (NUM_LAYERS + 1)
 
@@ -743,7 +714,7 @@ def test_degenerate_supervision_gives_finite_losses():
     outputs = head(mask_features, memorys)['entity']
     # non-exhaustive and nothing annotated: nothing to learn, no NaN
     losses, _ = head.loss_by_feat(
-        outputs['cls_scores'], outputs['mask_preds'],
+        outputs.cls_scores, outputs.mask_preds,
         [make_sample(sup('entity', exhaustive=False))], 'entity')
     for key, value in losses.items():
         assert value.item() == 0 and value.requires_grad, key
@@ -751,8 +722,8 @@ def test_degenerate_supervision_gives_finite_losses():
     sample = make_sample(sup('entity'), entity_boxes=[(0, 0, 16, 16)])
     sample.prompt_mask = PixelData(
         data=torch.zeros(1, SIZE, SIZE, dtype=torch.uint8))
-    losses, assignments = head.loss_by_feat(outputs['cls_scores'],
-                                            outputs['mask_preds'], [sample],
+    losses, assignments = head.loss_by_feat(outputs.cls_scores,
+                                            outputs.mask_preds, [sample],
                                             'entity')
     assert len(assignments[0][0]) == 1
     assert losses['entity.loss_cls'].item() > 0

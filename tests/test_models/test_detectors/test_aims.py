@@ -17,53 +17,22 @@ from mmaims.utils import register_all_modules
 REPO = osp.dirname(
     osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 BASE_MODEL = osp.join(REPO, 'configs', '_base_', 'models', 'aims_r50.py')
+TINY_CONFIG = osp.join(REPO, 'tests', 'data', 'configs', 'aims_tiny.py')
 C = 32  # feat channels of the tiny model
 
 register_all_modules()
 
 
 def tiny_model_cfg(mpe=True, tcm=True, am=True):
-    """The real base model config shrunk to a few k parameters."""
-    cfg = Config.fromfile(BASE_MODEL).model
-    cfg.backbone = dict(
-        type='ResNet',
-        depth=18,
-        base_channels=8,
-        stem_channels=8,
-        num_stages=4,
-        out_indices=(0, 1, 2, 3),
-        norm_cfg=dict(type='BN', requires_grad=True),
-        norm_eval=False,
-        style='pytorch')
-    cfg.pixel_decoder.update(
-        in_channels=[8, 16, 32, 64], feat_channels=C, out_channels=C)
-    cfg.pixel_decoder.norm_cfg = dict(type='GN', num_groups=8)
-    cfg.pixel_decoder.encoder.num_layers = 1
-    cfg.pixel_decoder.encoder.layer_cfg.self_attn_cfg.update(
-        embed_dims=C, num_heads=4)
-    cfg.pixel_decoder.encoder.layer_cfg.ffn_cfg.update(
-        embed_dims=C, feedforward_channels=64)
-    cfg.pixel_decoder.positional_encoding.num_feats = C // 2
-    head = cfg.decode_head
-    head.update(feat_channels=C, out_channels=C, num_queries=6)
-    head.positional_encoding.num_feats = C // 2
-    head.transformer_decoder.num_layers = 3
-    layer = head.transformer_decoder.layer_cfg
-    layer.self_attn_cfg.update(embed_dims=C, num_heads=4)
-    layer.cross_attn_cfg.update(embed_dims=C, num_heads=4)
-    layer.ffn_cfg.update(embed_dims=C, feedforward_channels=64)
-    if tcm:
-        head.tcm.update(
-            self_attn_cfg=dict(num_heads=4),
-            ffn_cfg=dict(feedforward_channels=64))
-    else:
-        head.tcm = None
-    cfg.prompt_encoder = dict(
-        type='MaskPromptEncoder', out_channels=C) if mpe else None
-    cfg.association_head = dict(
-        type='AssociationHead', in_channels=C,
-        feat_channels=16) if am else None
-    cfg.train_cfg.num_points = 64
+    """The tiny test model (tests/data/configs/aims_tiny.py, the main job's
+    small recipe shrunk) with the three modules switched as asked."""
+    cfg = Config.fromfile(TINY_CONFIG).model
+    if not tcm:
+        cfg.decode_head.tcm = None
+    if not mpe:
+        cfg.prompt_encoder = None
+    if not am:
+        cfg.association_head = None
     return cfg
 
 
@@ -437,16 +406,18 @@ def test_tensor_mode():
     with torch.no_grad():
         outputs, assoc = model(**data, mode='tensor')
     assert set(outputs) == {'part', 'entity', 'relation'}
-    assert outputs['entity']['cls_scores'][-1].shape == (1, 6, 2)
-    assert outputs['entity']['mask_preds'][-1].shape == (1, 6, 16, 16)
+    assert outputs['entity'].cls_scores[-1].shape == (1, 6, 2)
+    assert outputs['entity'].mask_preds[-1].shape == (1, 6, 16, 16)
     assert assoc['entity_part'].shape == (1, 6, 6)
 
 
-def test_baseline_entity_branch_equals_mmdet_mask2former():
+def test_baseline_entity_branch_equals_mmdet_mask2former(load_tool):
     """With MPE, TCM and AM off, AIMS's entity outputs are those of mmdet's
     Mask2Former (one thing class) holding the same weights."""
+    from mmaims.models.detectors.aims import fill_widths, scratch_backbone_cfg
     aims = build(mpe=False, tcm=False, am=False).eval()
-    cfg = tiny_model_cfg(mpe=False, tcm=False, am=False)
+    cfg = ConfigDict(fill_widths(tiny_model_cfg(mpe=False, tcm=False,
+                                                am=False)))
     pixel_decoder = copy.deepcopy(cfg.pixel_decoder)
     for key in ('type', 'in_channels', 'strides', 'feat_channels',
                 'out_channels'):
@@ -459,7 +430,7 @@ def test_baseline_entity_branch_equals_mmdet_mask2former():
                 k: cfg.data_preprocessor[k]
                 for k in ('mean', 'std', 'bgr_to_rgb', 'pad_size_divisor')
             }),
-        backbone=cfg.backbone,
+        backbone=scratch_backbone_cfg(cfg.backbone),
         panoptic_head=dict(
             type='Mask2FormerHead',
             in_channels=[8, 16, 32, 64],
@@ -488,7 +459,8 @@ def test_baseline_entity_branch_equals_mmdet_mask2former():
     m2f = MODELS.build(ConfigDict(m2f_cfg))
     m2f.init_weights()
     m2f.eval()
-    converted = aims.decode_head.convert_mask2former_state_dict(
+    tool = load_tool('model_converters/mask2former_to_aims.py')
+    converted = tool.convert_mask2former_state_dict(
         m2f.state_dict(), decoder='entity')
     missing, unexpected = aims.load_state_dict(converted, strict=False)
     assert not unexpected
@@ -502,10 +474,10 @@ def test_baseline_entity_branch_equals_mmdet_mask2former():
         outputs, _ = aims(**data, mode='tensor')
         m2f_cls, m2f_masks = m2f._forward(data['inputs'], data['data_samples'])
     ours = outputs['entity']
-    assert len(ours['cls_scores']) == len(m2f_cls) == 4
-    for a, b in zip(ours['cls_scores'], m2f_cls):
+    assert len(ours.cls_scores) == len(m2f_cls) == 4
+    for a, b in zip(ours.cls_scores, m2f_cls):
         assert (a - b).abs().max() < 1e-5
-    for a, b in zip(ours['mask_preds'], m2f_masks):
+    for a, b in zip(ours.mask_preds, m2f_masks):
         assert (a - b).abs().max() < 1e-5
 
     # the post-processed instances agree too (mmdet keeps empty masks and
@@ -569,3 +541,28 @@ def test_association_loss_is_a_real_share_of_a_ppp_like_sample():
         loss_assoc=dict(
             type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0))
     assert plain < 0.01
+
+
+def test_widths_derive_from_the_pixel_decoder():
+    """A config sets the model's width once (the pixel decoder's): the
+    attentions, decoders, TCM, prompt encoder and association module
+    follow; a width given explicitly is kept."""
+    from mmaims.models.detectors.aims import fill_widths
+    cfg = tiny_model_cfg()
+    cfg.pixel_decoder.update(feat_channels=48, out_channels=48)
+    model = MODELS.build(cfg)
+    head = model.decode_head
+    assert (head.feat_channels, head.out_channels) == (48, 48)
+    layer = head.decoders['entity'].transformer_decoder.layers[0]
+    assert layer.cross_attn.embed_dims == 48
+    assert layer.ffn.embed_dims == 48
+    assert head.tcm_layers[0]['entity_part'].embed_dims == 48
+    assert head.decoder_positional_encoding.num_feats == 24
+    assert model.pixel_decoder.postional_encoding.num_feats == 24
+    assert model.prompt_encoder.out_channels == 48
+    assert model.association_head.in_channels == 48
+    # the tiny config gives the association module its own feat_channels
+    assert model.association_head.feat_channels == 16
+    filled = fill_widths(dict(pixel_decoder=dict(), decode_head=dict()))
+    assert filled['decode_head']['feat_channels'] == 256
+    assert filled['pixel_decoder']['positional_encoding']['num_feats'] == 128

@@ -1,0 +1,172 @@
+# Copyright (c) mmaims contributors. All rights reserved.
+"""Prompt geometry: where a mask prompt lies in each coordinate frame.
+
+A user draws a prompt on the original image (``ori_shape``); the network
+sees it resized to ``img_shape``, flipped like the image when the test
+pipeline flipped it, and zero-padded to ``batch_input_shape``; the outputs
+come back at ``ori_shape`` (or ``img_shape``) and are compared with the
+prompt at the mask-logit size. Every conversion is here:
+
+- :func:`fit_prompt`: a prompt of another size to the image size (the
+  inference API, numpy);
+- :func:`prompt_to_input`: original image -> padded network input (the
+  detector's prompt inference);
+- :func:`prompt_to_output`: padded input -> output size and mask-logit
+  size (the post-processor's clipping to the prompt).
+"""
+import warnings
+from typing import Sequence, Tuple, Union
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmdet.structures.mask import BitmapMasks
+from torch import Tensor
+
+PromptLike = Union[Tensor, np.ndarray, BitmapMasks]
+
+
+def fit_prompt(prompt: np.ndarray, shape: Sequence[int],
+               where: str) -> np.ndarray:
+    """Resize a prompt to an image size, with a warning when it differs.
+
+    Args:
+        prompt (np.ndarray): ``h x w`` bool mask.
+        shape (Sequence[int]): ``(H, W)`` of the image.
+        where (str): Prompt and image names for the messages.
+
+    Returns:
+        np.ndarray: ``H x W`` bool mask.
+
+    Raises:
+        ValueError: If the prompt is empty once resized.
+    """
+    h, w = int(shape[0]), int(shape[1])
+    if prompt.shape == (h, w):
+        return prompt
+    ph, pw = prompt.shape
+    stretch = abs(ph * w - pw * h) > (h + w)
+    warnings.warn(
+        f'{where}: prompt of size {ph}x{pw} resized to the image size '
+        f'{h}x{w}' + (' (its aspect ratio differs: the prompt is stretched)'
+                      if stretch else ''))
+    resized = cv2.resize(
+        prompt.astype(np.uint8), (w, h),
+        interpolation=cv2.INTER_NEAREST).astype(bool)
+    if not resized.any():
+        raise ValueError(f'{where}: the prompt is empty once resized from '
+                         f'{ph}x{pw} to the image size {h}x{w}')
+    return resized
+
+
+def prompt_to_input(prompt: PromptLike,
+                    metainfo: dict,
+                    device: Union[str, torch.device] = 'cpu') -> Tensor:
+    """Bring a prompt on the original image to the padded network input.
+
+    The prompt refers to the original image; it is resized to
+    ``img_shape`` (bilinear, threshold 0.5), flipped like the image when
+    the test pipeline flipped it, and zero-padded to
+    ``batch_input_shape``.
+
+    Args:
+        prompt (Tensor | ndarray | BitmapMasks): Binary mask ``(h, w)``
+            or ``(1, h, w)``.
+        metainfo (dict): Metainfo of the image.
+        device (str | torch.device): Device of the result.
+
+    Returns:
+        Tensor: Bool (1, H_pad, W_pad).
+
+    Raises:
+        ValueError: Wrong shape, empty prompt (before or after the
+            resize) or an aspect different from ``ori_shape``.
+    """
+    img_id = metainfo.get('img_id', '?')
+    missing = [
+        key for key in ('ori_shape', 'img_shape', 'batch_input_shape')
+        if key not in metainfo
+    ]
+    if missing:
+        raise ValueError(f'image {img_id}: metainfo lacks {missing}; '
+                         'pass the data samples returned by the data '
+                         'preprocessor')
+    if isinstance(prompt, BitmapMasks):
+        prompt = prompt.masks
+    if isinstance(prompt, np.ndarray):
+        prompt = torch.from_numpy(np.ascontiguousarray(prompt))
+    if not isinstance(prompt, Tensor):
+        raise ValueError(f'image {img_id}: the prompt must be a Tensor, '
+                         f'ndarray or BitmapMasks, got '
+                         f'{type(prompt).__name__}')
+    if prompt.dim() == 3 and prompt.shape[0] == 1:
+        prompt = prompt[0]
+    if prompt.dim() != 2:
+        raise ValueError(f'image {img_id}: the prompt must be a (h, w) '
+                         f'or (1, h, w) mask, got shape '
+                         f'{tuple(prompt.shape)}')
+    prompt = prompt.to(device) > 0
+    if not prompt.any():
+        raise ValueError(f'image {img_id}: the prompt is empty')
+    ori_h, ori_w = metainfo['ori_shape'][:2]
+    h, w = prompt.shape
+    # a resize of the image by any factor, allowing the rounding of
+    # both sides (|h * W - w * H| <= (H + W) / 2 for rounding to nearest)
+    if abs(h * ori_w - w * ori_h) > (ori_h + ori_w):
+        raise ValueError(
+            f'image {img_id}: the prompt of size {(h, w)} does not match '
+            f'the image of size {(ori_h, ori_w)}: its aspect ratio '
+            f'{w / h:.4f} differs from the image\'s {ori_w / ori_h:.4f}')
+    img_h, img_w = metainfo['img_shape'][:2]
+    resized = F.interpolate(
+        prompt[None, None].float(),
+        size=(img_h, img_w),
+        mode='bilinear',
+        align_corners=False)[0] >= 0.5
+    if metainfo.get('flip', False):
+        direction = metainfo.get('flip_direction', 'horizontal')
+        dims = {
+            'horizontal': [-1],
+            'vertical': [-2],
+            'diagonal': [-2, -1]
+        }[direction]
+        resized = resized.flip(dims)
+    if not resized.any():
+        raise ValueError(
+            f'image {img_id}: the prompt of {int(prompt.sum())} pixels '
+            f'is empty once resized from {(h, w)} to the network input '
+            f'{(img_h, img_w)}')
+    pad_h, pad_w = metainfo['batch_input_shape']
+    return F.pad(
+        resized.to(torch.uint8),
+        (0, pad_w - img_w, 0, pad_h - img_h)).bool()
+
+
+def prompt_to_output(prompt: Tensor, meta: dict, rescale: bool,
+                     low_size: Tuple[int, int]) -> Tuple[Tensor, Tensor]:
+    """A prompt on the padded input at the output size (the original image,
+    or ``img_shape``) and at the mask-logit size.
+
+    Args:
+        prompt (Tensor): (1, H_pad, W_pad), padding is 0.
+        meta (dict): Image metainfo.
+        rescale (bool): Output at ``ori_shape`` (else ``img_shape``).
+        low_size (tuple[int, int]): Size of the mask logits.
+
+    Returns:
+        tuple[Tensor, Tensor]: Bool (H_out, W_out) and bool (h, w).
+    """
+    prompt = prompt.float()
+    low = F.interpolate(
+        prompt[None],
+        size=tuple(low_size),
+        mode='bilinear',
+        align_corners=False)[0, 0] >= 0.5
+    img_h, img_w = meta['img_shape'][:2]
+    full = prompt[:, :img_h, :img_w]
+    if rescale:
+        full = F.interpolate(
+            full[None], size=tuple(meta['ori_shape'][:2]),
+            mode='nearest')[0]
+    return full[0] > 0, low
