@@ -416,15 +416,10 @@ def _segmentation_to_rle(segm: Union[dict, list],
         # four-number "polygon" as a box.
         return encode_mask(np.zeros((height, width), dtype=bool)), 0
     try:
-        if isinstance(segm, dict) and isinstance(segm.get('counts'), list):
-            # pycocotools does not check this, and merging such a mask
-            # never returns
-            total = sum(segm['counts'])
-            if total != height * width:
-                raise ValueError(f'uncompressed RLE counts sum to {total}, '
-                                 f'not height x width = {height * width}')
+        # to_rle checks an RLE's counts (pycocotools does not, and merging
+        # a mask with bad counts never returns)
         rle = to_rle(segm, height, width)
-        area = rle_area(rle)  # reads the counts, so bad ones fail here
+        area = rle_area(rle)
     except (TypeError, ValueError) as e:
         raise error(f'invalid {what}: {e}', ann_id) from e
     return rle, area

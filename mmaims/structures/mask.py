@@ -28,7 +28,9 @@ def to_rle(segm: Segmentation, height: int, width: int) -> dict:
         dict: ``{'size': [h, w], 'counts': str}``.
 
     Raises:
-        ValueError: If ``segm`` is empty or of an unknown form.
+        ValueError: If ``segm`` is empty or of an unknown form, or an RLE's
+            counts are not the runs of an ``h x w`` mask (see
+            :func:`check_rle_counts`).
     """
     if isinstance(segm, list):
         polygons = [p for p in segm if len(p) >= 6]
@@ -36,6 +38,7 @@ def to_rle(segm: Segmentation, height: int, width: int) -> dict:
             raise ValueError('empty or degenerate polygon segmentation')
         rle = mask_util.merge(mask_util.frPyObjects(polygons, height, width))
     elif isinstance(segm, dict) and 'counts' in segm and 'size' in segm:
+        check_rle_counts(segm)
         if isinstance(segm['counts'], list):
             h, w = segm['size']
             rle = mask_util.frPyObjects(segm, h, w)
@@ -44,6 +47,71 @@ def to_rle(segm: Segmentation, height: int, width: int) -> dict:
     else:
         raise ValueError(f'unknown segmentation of type {type(segm).__name__}')
     return _as_str_rle(rle)
+
+
+def check_rle_counts(rle: dict) -> None:
+    """Check that an RLE's counts are the runs of a ``size`` mask.
+
+    pycocotools trusts them: a negative count raises ``OverflowError`` deep
+    inside it, and counts that do not add up to ``h x w`` make
+    ``mask.merge`` loop forever. This reads the counts (a list, or the
+    compressed string of COCO's ``rleToString``) and checks them once.
+
+    Args:
+        rle (dict): ``size`` ``[h, w]`` and ``counts``.
+
+    Raises:
+        ValueError: A count that is negative or not an integer, a character
+            outside the compressed alphabet, or counts that do not sum to
+            ``h x w``.
+    """
+    h, w = (int(s) for s in rle['size'])
+    counts = rle['counts']
+    if isinstance(counts, list):
+        if not all(isinstance(c, (int, np.integer)) for c in counts):
+            raise ValueError('uncompressed RLE counts must be integers')
+        counts = np.asarray(counts, dtype=np.int64)
+        kind = 'uncompressed'
+    else:
+        counts = _string_counts(counts)
+        kind = 'compressed'
+    if (counts < 0).any():
+        raise ValueError(f'{kind} RLE has a negative count')
+    total = int(counts.sum())
+    if total != h * w:
+        raise ValueError(f'{kind} RLE counts sum to {total}, not height x '
+                         f'width = {h * w}')
+
+
+def _string_counts(counts: Union[str, bytes]) -> np.ndarray:
+    """The run lengths of a compressed COCO RLE string, the inverse of
+    pycocotools' ``rleToString``, vectorised: 5 bits a character from
+    ``'0'``, bit 6 continues the number, the last group's bit 5 is its
+    sign, and from the third run on each number is the difference to the
+    run two before."""
+    if isinstance(counts, str):
+        counts = counts.encode('ascii', errors='replace')
+    codes = np.frombuffer(counts, dtype=np.uint8).astype(np.int64) - 48
+    if codes.size and (codes.min() < 0 or codes.max() > 63):
+        bad = chr(int(codes[(codes < 0) | (codes > 63)][0]) + 48)
+        raise ValueError(f'compressed RLE has the character {bad!r} outside '
+                         'its alphabet')
+    last = (codes & 0x20) == 0  # the last character of each number
+    if codes.size and not last[-1]:
+        raise ValueError('compressed RLE ends in the middle of a number')
+    number = np.concatenate([[0], np.cumsum(last)[:-1]])  # number of a char
+    starts = np.flatnonzero(np.concatenate([[True], last[:-1]]))
+    position = np.arange(codes.size) - starts[number]
+    values = np.zeros(len(starts), dtype=np.int64)
+    np.add.at(values, number, (codes & 0x1f) << (5 * position))
+    ends = np.flatnonzero(last)
+    negative = (codes[ends] & 0x10) != 0
+    values[negative] -= np.left_shift(1, 5 * (position[ends][negative] + 1))
+    # runs m > 2 are stored as the difference to run m - 2
+    runs = values.copy()
+    for first in (1, 2):
+        runs[first::2] = np.cumsum(values[first::2])
+    return runs
 
 
 def _as_str_rle(rle: dict) -> dict:

@@ -305,6 +305,14 @@ def _image_sizes(gt) -> Optional[Dict[int, Tuple[int, int]]]:
                     f'object with an "images" dict, got {type(gt).__name__}')
 
 
+def _check_size(segm: dict, expected: Tuple[int, int], where: str) -> None:
+    """Raise ValueError if an RLE's ``size`` is not the image's."""
+    size = [int(s) for s in segm.get('size', [])]
+    if size != list(expected):
+        raise ValueError(f'{where}: mask size {size} differs from the '
+                         f'image size {list(expected)}')
+
+
 def _is_score(value) -> bool:
     return isinstance(
         value,
@@ -369,6 +377,8 @@ def validate_predictions(predictions: dict,
             raise ValueError(f'{where}: score must be a finite number, got '
                              f'{mask["score"]!r}')
         segm = mask['segmentation']
+        if sizes is not None and isinstance(segm, dict):
+            _check_size(segm, sizes[mask['image_id']], where)
         if normalize:
             h, w = sizes[mask['image_id']] if sizes else (None, None)
             if isinstance(segm, list) and sizes is None:
@@ -379,12 +389,6 @@ def validate_predictions(predictions: dict,
             except Exception as e:
                 raise ValueError(f'{where}: bad segmentation: {e}') from e
             mask = dict(mask, segmentation=segm)
-        if sizes is not None and isinstance(segm, dict):
-            size = [int(s) for s in segm.get('size', [])]
-            expected = list(sizes[mask['image_id']])
-            if size != expected:
-                raise ValueError(f'{where}: mask size {size} differs from the '
-                                 f'image size {expected}')
         by_id[mask['id']] = mask
         masks_out.append(mask)
     for index, link in enumerate(links):
