@@ -25,7 +25,8 @@ from mmengine.visualization import Visualizer
 from mmaims.registry import VISUALIZERS
 from mmaims.structures import LEVELS, build_hierarchy
 from mmaims.structures.tasks import DEFAULT_PROMPT_TYPES
-from mmaims.utils import register_all_modules, register_safe_checkpoint_loader
+from mmaims.utils import (dump_json, register_all_modules,
+                          register_safe_checkpoint_loader)
 from .aims_image_session import AIMSImageSession
 from .inputs import (ImageInput, PromptInput, list_image_folder, load_image,
                      load_prompt)
@@ -742,10 +743,10 @@ class AIMSInferencer(BaseInferencer):
         out_dir = '' if no_save_pred else pred_out_dir
         if out_dir:
             for pred in preds:
-                mmengine.dump(
+                dump_json(
                     pred['prediction'],
                     osp.join(out_dir, 'preds', f'{pred["name"]}.json'))
-                mmengine.dump(
+                dump_json(
                     pred['hierarchy'],
                     osp.join(out_dir, 'hierarchy', f'{pred["name"]}.json'))
         return dict(

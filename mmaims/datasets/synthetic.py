@@ -53,6 +53,7 @@ import numpy as np
 
 from mmaims.structures import (ENTITY, PART, RELATION, encode_mask, merge_rles,
                                rle_area, rle_bbox)
+from mmaims.utils.file_io import atomic_open
 
 SOURCES = ('toy_ppp', 'toy_psg', 'toy_entityseg', 'toy_paco')
 VAL_SOURCES = ('toy_ppp', 'toy_psg')
@@ -565,7 +566,7 @@ def make_synthetic_dataset(out_dir: str,
         ann_dir = osp.join(out_dir, 'annotations')
         os.makedirs(ann_dir, exist_ok=True)
         path = osp.join(ann_dir, f'{split}.json')
-        with open(path, 'w') as f:
+        with atomic_open(path) as f:
             json.dump(
                 dict(
                     info=dict(

@@ -2,6 +2,7 @@
 from .checkpoint import (UnsafeCheckpointError, load_checkpoint_weights_only,
                          register_safe_checkpoint_loader,
                          safe_checkpoint_globals)
+from .file_io import atomic_open, dump_json
 from .setup_env import (register_all_modules, setup_distributed,
                         teardown_distributed)
 
@@ -9,5 +10,5 @@ __all__ = [
     'register_all_modules', 'setup_distributed', 'teardown_distributed',
     'UnsafeCheckpointError',
     'load_checkpoint_weights_only', 'register_safe_checkpoint_loader',
-    'safe_checkpoint_globals'
+    'safe_checkpoint_globals', 'atomic_open', 'dump_json'
 ]

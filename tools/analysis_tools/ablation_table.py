@@ -32,13 +32,14 @@ Example::
 import argparse
 import glob
 import json
-import os
 import os.path as osp
 import re
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from mmaims.utils.file_io import atomic_open
 
 #: (subset index into --sources, metric key, column title)
 COLUMNS = (
@@ -248,10 +249,8 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
                        args.sources)
     print(table, end='')
     if args.out:
-        tmp = f'{args.out}.tmp{os.getpid()}'
-        with open(tmp, 'w', encoding='utf-8') as f:
+        with atomic_open(args.out) as f:
             f.write(table)
-        os.replace(tmp, args.out)
     return table
 
 

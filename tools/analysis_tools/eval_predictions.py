@@ -12,7 +12,6 @@ is printed and, with ``--out``, the metric dict (keys ``aims/...``,
 unrounded fractions) is written as JSON.
 """
 import argparse
-import json
 import os.path as osp
 import sys
 
@@ -21,6 +20,7 @@ from mmaims.evaluation.functional import (FederatedGroundTruth,
                                           format_metric_table,
                                           group_predictions)
 from mmaims.structures import load_predictions
+from mmaims.utils.file_io import dump_json
 
 PREFIX = 'aims/'
 
@@ -62,8 +62,7 @@ def main(argv=None) -> int:
     print()
     print(format_metric_table(metrics, prefix=PREFIX))
     if args.out:
-        with open(args.out, 'w') as f:
-            json.dump(metrics, f, indent=2)
+        dump_json(metrics, args.out, indent=2)
         print(f'metrics written to {args.out}')
     return 0
 

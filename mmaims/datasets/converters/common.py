@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from mmaims.structures import (ENTITY, LEVELS, PART, RELATION, rle_area,
                                rle_bbox)
+from mmaims.utils.file_io import atomic_open, dump_json
 
 
 class ConversionError(ValueError):
@@ -372,7 +373,7 @@ class HierarchicalCocoWriter:
         """
         if report is not None:
             report.check()
-        with open(self.out_file, 'w') as out:
+        with atomic_open(self.out_file) as out:
             out.write('{"info":' + json.dumps(self.info))
             for key, value in self.extra.items():
                 out.write(',' + json.dumps(key) + ':' + json.dumps(value))
@@ -391,8 +392,7 @@ class HierarchicalCocoWriter:
                 fp.close()
             out.write('}\n')
         if report is not None:
-            with open(report_path(self.out_file), 'w') as f:
-                json.dump(report.to_dict(), f, indent=2)
+            dump_json(report.to_dict(), report_path(self.out_file), indent=2)
             print(report.format())
             print(f'wrote {self.num_images} images and '
                   f'{self.num_annotations} annotations '

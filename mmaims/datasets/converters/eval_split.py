@@ -19,7 +19,6 @@ panoptic ids, PSG ``coco_image_id``, PACO-LVIS file names, EntitySeg
 ``('voc', stem)`` for PPP, and ``(source, source_image_id)``. A training
 image sharing any key with an evaluation image is removed.
 """
-import json
 import os
 import os.path as osp
 import random
@@ -29,6 +28,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 from tqdm import tqdm
 
 from mmaims.structures import ENTITY, PART, RELATION
+from mmaims.utils.file_io import dump_json
 from .common import ConversionError, HierarchicalCocoWriter, load_json
 
 #: Paper numbers (AIMS supplement Sec. 1).
@@ -183,8 +183,16 @@ def build_eval_split(
     if ppp_file is None and psg_file is None:
         raise ValueError('give at least one of ppp_file / psg_file')
     report = dict(seed=seed, eval={}, train={}, train_total={}, notes=[])
+    # every input is checked before anything is written, and nothing is
+    # written before all inputs are read: a typo in a training file must not
+    # leave new evaluation files beside an old train.json
+    for path in train_files:
+        if not osp.isfile(path):
+            raise ConversionError(
+                f'converted training file "{path}" does not exist')
     eval_keys: Set[Key] = set()
     os.makedirs(out_dir, exist_ok=True)
+    eval_builders = []
     eval_union = UnionBuilder(
         osp.join(out_dir, 'eval.json'), f'AIMS evaluation set (seed {seed})')
     for name, path, num, pool, levels in (('ppp', ppp_file, num_ppp, ppp_pool,
@@ -207,8 +215,8 @@ def build_eval_split(
             eval_keys |= image_keys(img)
             single.add(img, by_image.get(img['id'], []), path)
             eval_union.add(img, by_image.get(img['id'], []), path)
-        single.close()
-    eval_union.close()
+        eval_builders.append(single)
+    eval_builders.append(eval_union)
 
     train = UnionBuilder(
         osp.join(out_dir, 'train.json'),
@@ -249,9 +257,9 @@ def build_eval_split(
     total['coco_images_in_several_sources'] = sum(
         len(s) > 1 for s in coco_sources.values())
     report['train_total'] = dict(sorted(total.items()))
-    train.close()
-    with open(osp.join(out_dir, 'split_report.json'), 'w') as f:
-        json.dump(report, f, indent=2)
+    for builder in eval_builders + [train]:
+        builder.close()
+    dump_json(report, osp.join(out_dir, 'split_report.json'), indent=2)
     return report
 
 

@@ -2,12 +2,12 @@
 from typing import List, Optional, Sequence
 
 from mmengine.evaluator import BaseMetric
-from mmengine.fileio import dump
 from mmengine.logging import MMLogger
 
 from mmaims.registry import METRICS
 from mmaims.structures.predictions import (merge_predictions,
                                            samples_to_predictions)
+from mmaims.utils.file_io import dump_json
 
 
 @METRICS.register_module()
@@ -60,7 +60,7 @@ class DumpAIMSPredictions(BaseMetric):
             dict: Empty.
         """
         merged = merge_predictions(results)
-        dump(merged, self.out_file_path)
+        dump_json(merged, self.out_file_path)
         MMLogger.get_current_instance().info(
             f'{len(merged["masks"])} masks and {len(merged["links"])} links '
             f'of {len(results)} images written to {self.out_file_path}')

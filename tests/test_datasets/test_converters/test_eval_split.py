@@ -156,3 +156,23 @@ def test_cli(converted, tmp_path, capsys):
         str(tmp_path / 'x.json')
     ]) == 1
     assert '000000142238.png' in capsys.readouterr().err
+
+
+def test_bad_training_input_writes_nothing(converted, tmp_path):
+    """A typo in a training file, or a training file that is not JSON,
+    must not leave new evaluation files beside an old train.json."""
+    from mmaims.datasets.converters.common import ConversionError
+    out_dir = tmp_path / 'split'
+    out_dir.mkdir()
+    (out_dir / 'train.json').write_text('old')
+    kwargs = dict(ppp_file=converted['ppp'], psg_file=converted['psg'])
+    with pytest.raises(ConversionError, match='tarin.json" does not exist'):
+        build_eval_split([converted['coco'], str(tmp_path / 'tarin.json')],
+                         str(out_dir), **kwargs)
+    broken = tmp_path / 'broken.json'
+    broken.write_text('{"images": [')
+    with pytest.raises(ConversionError, match='not valid JSON'):
+        build_eval_split([converted['coco'], str(broken)], str(out_dir),
+                         **kwargs)
+    assert sorted(p.name for p in out_dir.iterdir()) == ['train.json']
+    assert (out_dir / 'train.json').read_text() == 'old'
