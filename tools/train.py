@@ -2,12 +2,13 @@
 import argparse
 import os
 import os.path as osp
+import sys
 
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 from mmaims.registry import RUNNERS
-from mmaims.utils import (register_all_modules,
+from mmaims.utils import (find_resume_checkpoint, register_all_modules,
                           register_safe_checkpoint_loader, setup_distributed,
                           teardown_distributed)
 
@@ -30,9 +31,15 @@ def parse_args():
         nargs='?',
         type=str,
         const='auto',
-        help='If specify checkpoint path, resume from it, while if not '
-        'specify, try to auto resume from the latest checkpoint '
-        'in the work directory.')
+        help='resume from this checkpoint or, without a path, from the '
+        'newest intact checkpoint of the work dir (a damaged latest one is '
+        'skipped, saying so); stops if there is none, unless '
+        '--allow-fresh-start')
+    parser.add_argument(
+        '--allow-fresh-start',
+        action='store_true',
+        help='with --resume and nothing to resume in the work dir, train '
+        'from the start instead of stopping')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -91,8 +98,20 @@ def main():
 
     # resume is determined in this priority: resume from > auto_resume
     if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
+        checkpoint, skipped = find_resume_checkpoint(cfg.work_dir)
+        for line in skipped:
+            print(f'--resume: skipped {line}', file=sys.stderr)
+        if checkpoint is not None:
+            print(f'--resume: resuming from {checkpoint}')
+            cfg.resume = True
+            cfg.load_from = checkpoint
+        elif args.allow_fresh_start:
+            print(f'--resume: nothing to resume in {cfg.work_dir}; '
+                  'starting from the beginning (--allow-fresh-start)')
+        else:
+            sys.exit(f'--resume: nothing to resume in {cfg.work_dir} (no '
+                     'intact checkpoint). Run without --resume to start '
+                     'from the beginning, or add --allow-fresh-start.')
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume

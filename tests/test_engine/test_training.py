@@ -188,6 +188,19 @@ def test_training_logs_association_and_stops_without_weights(
     assert not glob.glob(osp.join(stopped, '*.pth'))
 
 
+def test_resume_with_nothing_to_resume_stops(tiny_config, tmp_path):
+    work_dir = str(tmp_path / 'empty')
+    out = run([PY, 'tools/train.py', tiny_config, '--work-dir', work_dir,
+               '--resume'] + options(2), returncode=1)
+    assert 'nothing to resume in' in out.stderr
+    assert '--allow-fresh-start' in out.stderr
+    assert not glob.glob(osp.join(work_dir, '*.pth'))
+    out = run([PY, 'tools/train.py', tiny_config, '--work-dir', work_dir,
+               '--resume', '--allow-fresh-start'] + options(2))
+    assert 'starting from the beginning' in out.stdout
+    assert osp.isfile(osp.join(work_dir, 'iter_2.pth'))
+
+
 def test_loss_shares_tool(tiny_config, capsys):
     """tools/analysis_tools/loss_shares.py groups the loss keys and prints
     each group's share of the total the optimizer sees."""

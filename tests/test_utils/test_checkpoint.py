@@ -157,3 +157,45 @@ def test_safe_loader_is_an_explicit_call(monkeypatch):
     assert CheckpointLoader._schemes[''] is mmengine_local
     register_safe_checkpoint_loader()
     assert CheckpointLoader._schemes[''] is not mmengine_local
+
+
+def _toy_checkpoint(path, iteration):
+    torch.save({'state_dict': {'w': torch.ones(2)},
+                'meta': {'iter': iteration}}, str(path))
+
+
+def test_damaged_checkpoints_are_named_not_called_unsafe(tmp_path):
+    from mmaims.utils import CorruptCheckpointError
+    empty = tmp_path / 'empty.pth'
+    empty.write_bytes(b'')
+    good = tmp_path / 'good.pth'
+    _toy_checkpoint(good, 1)
+    truncated = tmp_path / 'truncated.pth'
+    truncated.write_bytes(good.read_bytes()[:200])
+    garbage = tmp_path / 'garbage.pth'
+    garbage.write_bytes(b'not a checkpoint at all')
+    for path in (empty, truncated, garbage):
+        with pytest.raises(CorruptCheckpointError, match=str(path)):
+            load_checkpoint_weights_only(str(path))
+
+
+def test_resume_finds_the_newest_intact_checkpoint(tmp_path):
+    from mmaims.utils import find_resume_checkpoint
+    work_dir = tmp_path
+    assert find_resume_checkpoint(str(work_dir)) == (None, [])
+    for it in (2, 4, 6):
+        _toy_checkpoint(work_dir / f'iter_{it}.pth', it)
+    # the run was killed while writing iter_6 and last_checkpoint
+    (work_dir / 'iter_6.pth').write_bytes(
+        (work_dir / 'iter_4.pth').read_bytes()[:100])
+    (work_dir / 'last_checkpoint').write_text(str(work_dir / 'iter_8.pth'))
+    found, skipped = find_resume_checkpoint(str(work_dir))
+    assert found == str(work_dir / 'iter_4.pth')
+    assert skipped[0].startswith(f'{work_dir / "iter_8.pth"}: no such file')
+    assert skipped[1].startswith(f'{work_dir / "iter_6.pth"}:')
+    assert 'truncated' in skipped[1]
+    # nothing intact at all
+    for it in (2, 4):
+        (work_dir / f'iter_{it}.pth').write_bytes(b'')
+    found, skipped = find_resume_checkpoint(str(work_dir))
+    assert found is None and len(skipped) == 4
