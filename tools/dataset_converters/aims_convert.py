@@ -27,6 +27,7 @@ Every conversion prints a report of what it kept and skipped (by reason)
 and writes it to ``OUT.report.json``. See docs/converters.md.
 """
 import argparse
+import os.path as osp
 import sys
 
 from mmaims.datasets.converters import (DEFAULT_CONTACT_PREDICATES,
@@ -36,6 +37,13 @@ from mmaims.datasets.converters import (DEFAULT_CONTACT_PREDICATES,
                                         convert_entityseg, convert_paco,
                                         convert_ppp, convert_psg,
                                         format_split_report)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'must be at least 1, got {value}')
+    return value
 
 
 def _add_common(parser: argparse.ArgumentParser,
@@ -50,7 +58,10 @@ def _add_common(parser: argparse.ArgumentParser,
         f'the dataset\'s data_prefix (default: "{img_prefix}")')
     if nproc:
         parser.add_argument(
-            '--nproc', type=int, default=1, help='worker processes')
+            '--nproc',
+            type=_positive_int,
+            default=1,
+            help='worker processes (at least 1)')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -124,7 +135,19 @@ def parse_args(argv=None) -> argparse.Namespace:
         nargs='+',
         default=['test'],
         help='PSG source_split values to draw from ("all" for every image)')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    # checked before any work, so a run cannot fail after the conversion
+    out = getattr(args, 'out', None)
+    if out is not None and osp.isdir(out):
+        parser.error(f'--out {out} is a folder; give the JSON file to write')
+    if args.command == 'split':
+        if args.ppp is None and args.psg is None:
+            parser.error('split needs --ppp and/or --psg: the converted files '
+                         'the evaluation images are drawn from')
+        if osp.isfile(args.out_dir):
+            parser.error(f'--out-dir {args.out_dir} is a file; give the '
+                         'folder to write the split to')
+    return args
 
 
 def _pool(values):

@@ -176,3 +176,32 @@ def test_bad_training_input_writes_nothing(converted, tmp_path):
                          **kwargs)
     assert sorted(p.name for p in out_dir.iterdir()) == ['train.json']
     assert (out_dir / 'train.json').read_text() == 'old'
+
+
+@pytest.mark.parametrize('argv,message', [
+    (['split', '--train', 'a.json', '--out-dir', 'OUT'],
+     'split needs --ppp and/or --psg'),
+    (['psg', 'psg.json', 'seg', '--out', 'OUT.json', '--nproc', '0'],
+     '--nproc: must be at least 1, got 0'),
+    (['paco', 'paco.json', '--out', 'TMP'], 'is a folder'),
+    (['split', '--ppp', 'p.json', '--train', 'a.json', '--out-dir', 'FILE'],
+     'is a file'),
+])
+def test_cli_arguments_checked_before_any_work(argv, message, tmp_path,
+                                               capsys):
+    """Bad arguments are a usage error (exit 2) before any conversion, not
+    a traceback at its end."""
+    spec = importlib.util.spec_from_file_location(
+        'aims_convert',
+        osp.join(REPO, 'tools', 'dataset_converters', 'aims_convert.py'))
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    (tmp_path / 'FILE').write_text('')
+    argv = [
+        str(tmp_path) if a == 'TMP' else str(tmp_path / 'FILE')
+        if a == 'FILE' else a for a in argv
+    ]
+    with pytest.raises(SystemExit) as e:
+        cli.main(argv)
+    assert e.value.code == 2
+    assert message in capsys.readouterr().err
