@@ -204,8 +204,15 @@ class HierarchicalCocoDataset(BaseDetDataset):
 
         Returns:
             list[dict]: Kept data infos.
+
+        Raises:
+            HierarchicalAnnotationError: If no image is left (mmengine
+                would fail later with a bare numpy error).
         """
         if self.test_mode or not self.filter_cfg:
+            if not self.data_list:
+                raise HierarchicalAnnotationError(
+                    f'{self.ann_file}: the file has no usable image')
             return self.data_list
         filter_empty_gt = self.filter_cfg.get('filter_empty_gt', False)
         min_size = self.filter_cfg.get('min_size', 0)
@@ -224,6 +231,11 @@ class HierarchicalCocoDataset(BaseDetDataset):
                 f'{self.ann_file}: filtered {empty} images without '
                 f'annotations and {small} images smaller than {min_size} px',
                 logger='current')
+        if not kept:
+            raise HierarchicalAnnotationError(
+                f'{self.ann_file}: no usable image: of {len(self.data_list)} '
+                f'images, {empty} have no non-crowd annotation and {small} '
+                f'are smaller than {min_size} px (filter_cfg)')
         return kept
 
     def get_cat_ids(self, idx: int) -> List[int]:

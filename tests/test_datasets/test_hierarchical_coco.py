@@ -239,6 +239,16 @@ def test_filter_cfg(tmp_path, hier_data_dir):
         filter_cfg=dict(filter_empty_gt=True, min_size=20), test_mode=True,
         **kwargs)
     assert len(ds) == 2
+    # nothing left: a named error, not numpy's "need at least one array"
+    with pytest.raises(HierarchicalAnnotationError,
+                       match='no usable image: of 2 images, 1 have no '
+                       'non-crowd annotation and 1 are smaller than 1000'):
+        HierarchicalCocoDataset(
+            filter_cfg=dict(filter_empty_gt=True, min_size=1000), **kwargs)
+    doc['images'], doc['annotations'] = [], []
+    empty = _write(tmp_path, doc, hier_data_dir)
+    with pytest.raises(HierarchicalAnnotationError, match='no usable image'):
+        HierarchicalCocoDataset(**dict(kwargs, ann_file=empty))
 
 
 def test_lazy_init_and_serialization(hier_data_dir):

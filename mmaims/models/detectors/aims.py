@@ -1,6 +1,7 @@
 # Copyright (c) mmaims contributors. All rights reserved.
 import copy
 import inspect
+import warnings
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -15,8 +16,8 @@ from mmaims.structures import LEVELS
 from mmaims.structures.fields import LINK_TYPES, PRED_FIELDS
 from mmaims.structures.prompt_geometry import PromptLike, prompt_to_input
 from mmaims.structures.tasks import (DEFAULT_PROMPT_DECODERS,
-                                     DEFAULT_PROMPT_OUTPUT_LEVELS, parse_task,
-                                     sample_type_of)
+                                     DEFAULT_PROMPT_OUTPUT_LEVELS,
+                                     PROMPT_TYPES, parse_task, sample_type_of)
 from ..dense_heads.association_head import DEFAULT_PAIRS
 from ..layers import DecoderOutput
 
@@ -485,6 +486,15 @@ class AIMS(BaseDetector):
                 prompts, an empty prompt, or a prompt whose aspect does not
                 match the image.
         """
+        if prompt_type is not None and prompt_type not in PROMPT_TYPES:
+            raise ValueError(f'unknown prompt type {prompt_type!r}; expected '
+                             f'one of {PROMPT_TYPES} (paper Table 5)')
+        if not self.with_prompt_encoder:
+            warnings.warn(
+                'this AIMS model has no mask prompt encoder (MPE): the prompt '
+                'does not condition the decoders, so the result is the '
+                f'one-step output of the {decoder or prompt_type} decoder '
+                'clipped to the prompt')
         if decoder is None:
             if prompt_type not in self.prompt_decoders:
                 raise ValueError(

@@ -389,6 +389,10 @@ def test_prompt_errors():
         model.predict_prompt(feats, good, 'whole', samples)
     with pytest.raises(ValueError, match='prompt type'):
         model.predict_prompt(feats, good, None, samples, prompt_type='x')
+    # a prompt type outside paper Table 5 is refused even with a decoder
+    with pytest.raises(ValueError, match="unknown prompt type 'whole'"):
+        model.predict_prompt(
+            feats, good, 'part', samples, prompt_type='whole')
     with pytest.raises(ValueError, match='2 prompts for a batch of 1'):
         model.predict_prompt(feats, [good, good], 'part', samples)
     with pytest.raises(ValueError, match='image 5: metainfo lacks'):
@@ -398,6 +402,16 @@ def test_prompt_errors():
     tiny[0, 0] = 1
     with pytest.raises(ValueError, match='empty once resized'):
         model.predict_prompt(feats, tiny, 'part', samples)
+
+
+def test_prompt_without_mpe_says_what_it_returns():
+    model = build(mpe=False).eval()
+    data = preprocess(model, [_eval_sample()], False)
+    with torch.no_grad():
+        feats = model.extract_feat(data['inputs'])
+        with pytest.warns(UserWarning, match='no mask prompt encoder'):
+            model.predict_prompt(feats, torch.ones(96, 128), 'part',
+                                 data['data_samples'])
 
 
 def test_tensor_mode():
