@@ -1,6 +1,6 @@
 # Copyright (c) mmaims contributors. All rights reserved.
 import logging
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
@@ -138,30 +138,43 @@ def association_target_problems(pairs: Sequence[Tuple[str, str, str]],
     if prompt_transform is None:
         return []
     all_levels = prompt_transform.supervise_all_levels
-    # levels combinations present in each type's pool
-    combos: Dict[int, set] = {}
+    # which pairs some (sample type, image levels) trains; stops as soon as
+    # every pair is trained, so a sound configuration reads a few images
+    # of a large training set, not every image of every pool
+    untrained = {key: (parent, child) for key, parent, child in pairs}
+    seen, levels_of = set(), {}
     for sample_type, pool in dataset.pools.items():
-        combos[sample_type] = {
-            tuple(dataset.get_data_info(int(i))['levels'])
-            for indices in pool.values() for i in indices
-        }
+        for indices in pool.values():
+            for index in indices:
+                index = int(index)
+                if index not in levels_of:  # an image is in several pools
+                    levels_of[index] = tuple(
+                        dataset.get_data_info(index)['levels'])
+                combo = (sample_type, levels_of[index])
+                if combo in seen:
+                    continue
+                seen.add(combo)
+                sup = supervision(sample_type, combo[1], all_levels)
+                for key in [
+                        k for k, (p, c) in untrained.items()
+                        if _trains_pair(sup, p, c)
+                ]:
+                    del untrained[key]
+                if not untrained:
+                    return []
     problems = []
-    for key, parent, child in pairs:
-        trained = any(
-            _trains_pair(supervision(t, levels, all_levels), parent, child)
-            for t, level_sets in combos.items() for levels in level_sets)
-        if not trained:
-            problems.append(
-                f'The association module gets no targets for "{key}": no '
-                f'enabled sample type (sample_types='
-                f'{tuple(sorted(dataset.pools))}, '
-                f'supervise_all_levels={all_levels}) supervises both the '
-                f'{parent} and the {child} decoder at their own levels on '
-                'any training image, so this pair is never trained. Set '
-                'supervise_all_levels=True in SampleTaskPrompt, enable a '
-                'full- or partial-image sample type on images that list '
-                'both levels, or switch the module off '
-                '(model.association_head=None).')
+    for key, (parent, child) in untrained.items():
+        problems.append(
+            f'The association module gets no targets for "{key}": no '
+            f'enabled sample type (sample_types='
+            f'{tuple(sorted(dataset.pools))}, '
+            f'supervise_all_levels={all_levels}) supervises both the '
+            f'{parent} and the {child} decoder at their own levels on '
+            'any training image, so this pair is never trained. Set '
+            'supervise_all_levels=True in SampleTaskPrompt, enable a '
+            'full- or partial-image sample type on images that list '
+            'both levels, or switch the module off '
+            '(model.association_head=None).')
     return problems
 
 
