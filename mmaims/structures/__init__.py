@@ -11,13 +11,16 @@
 - :mod:`.predictions`: the prediction file (docs/formats.md section 2);
 - :mod:`.hierarchy`: the hierarchy view of a prediction;
 - :mod:`.mask`: mask encodings (COCO RLE);
-- :mod:`.prompt_geometry`: where a mask prompt lies in each frame.
+- :mod:`.prompt_geometry`: where a mask prompt lies in each frame;
+- :mod:`.drill_down`: the drill-down prompts the metric scores.
 """
 from .annotations import (AnnotationRecord, HierarchicalAnnotationError,
                           ImageRecord, load_annotation_file, parse_annotations)
+from .drill_down import (DRILL_DOWN_PROMPT_TYPES, AnnotationLinks,
+                         DrillDownPrompt, annotation_links, drill_down_prompts)
 from .fields import (GT_FIELDS, IGNORED_FIELDS, INSTANCE_FIELDS, LINK_FIELDS,
-                     LINK_TYPES, PIXEL_FIELDS, PRED_FIELDS, LinkType,
-                     link_type)
+                     LINK_TYPES, PIXEL_FIELDS, PRED_FIELDS, PROMPTED_FIELD,
+                     LinkType, link_type)
 from .hierarchy import build_hierarchy, hierarchy_edges, hierarchy_nodes
 from .levels import ENTITY, LEVELS, PART, RELATION, check_level
 from .mask import (decode_rle, encode_mask, merge_rles, rle_area, rle_bbox,
@@ -32,9 +35,9 @@ from .tasks import (DEFAULT_POOLS, PROMPT_TYPES, SAMPLE_TYPES, Supervision,
 
 __all__ = [
     'LEVELS', 'PART', 'ENTITY', 'RELATION', 'check_level', 'GT_FIELDS',
-    'IGNORED_FIELDS', 'PRED_FIELDS', 'INSTANCE_FIELDS', 'PIXEL_FIELDS',
-    'LINK_TYPES', 'LINK_FIELDS', 'LinkType', 'link_type', 'SAMPLE_TYPES',
-    'PROMPT_TYPES', 'DEFAULT_POOLS', 'Supervision', 'Task',
+    'IGNORED_FIELDS', 'PRED_FIELDS', 'PROMPTED_FIELD', 'INSTANCE_FIELDS',
+    'PIXEL_FIELDS', 'LINK_TYPES', 'LINK_FIELDS', 'LinkType', 'link_type',
+    'SAMPLE_TYPES', 'PROMPT_TYPES', 'DEFAULT_POOLS', 'Supervision', 'Task',
     'check_sample_type', 'eval_task', 'parse_task', 'sample_type_of',
     'supervision', 'to_rle', 'encode_mask', 'decode_rle', 'rle_area',
     'rle_bbox', 'merge_rles', 'masks_to_numpy', 'masks_to_rles',
@@ -42,5 +45,7 @@ __all__ = [
     'samples_to_predictions', 'merge_predictions', 'validate_predictions',
     'load_predictions', 'build_hierarchy', 'hierarchy_edges',
     'hierarchy_nodes', 'AnnotationRecord', 'HierarchicalAnnotationError',
-    'ImageRecord', 'load_annotation_file', 'parse_annotations'
+    'ImageRecord', 'load_annotation_file', 'parse_annotations',
+    'DRILL_DOWN_PROMPT_TYPES', 'AnnotationLinks', 'DrillDownPrompt',
+    'annotation_links', 'drill_down_prompts'
 ]

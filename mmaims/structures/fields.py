@@ -32,6 +32,9 @@ PRED_FIELDS: Dict[str, str] = {
     ENTITY: 'pred_instances',
     RELATION: 'pred_relation_instances',
 }
+#: field of the drill-down outputs of an evaluation sample (``masks``,
+#: ``scores``, ``prompt_index`` into ``metainfo['drill_down_prompts']``).
+PROMPTED_FIELD = 'pred_prompted_instances'
 #: every ``InstanceData`` field of a training sample: targets, then crowd
 #: regions, entity level first.
 INSTANCE_FIELDS: Tuple[str, ...] = tuple(

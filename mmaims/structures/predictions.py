@@ -15,11 +15,13 @@ import numpy as np
 import pycocotools.mask as mask_util
 
 from .annotations import load_annotation_file
-from .fields import LINK_FIELDS, LINK_TYPES, PRED_FIELDS
+from .fields import LINK_FIELDS, LINK_TYPES, PRED_FIELDS, PROMPTED_FIELD
 from .levels import LEVELS
 from .mask import to_rle
 
 _LINK_LEVELS = {name: (parent, child) for name, parent, child in LINK_TYPES}
+#: keys of a drill-down prompt entry besides ``id`` and ``image_id``
+PROMPT_KEYS = ('type', 'ann_id', 'prompt_type', 'decoder', 'level')
 
 
 def _get(obj, key: str, default=None):
@@ -164,12 +166,60 @@ def sample_link_predictions(sample) -> Dict[str, dict]:
     return out
 
 
+def sample_prompted_predictions(sample) -> Optional[List[dict]]:
+    """Drill-down outputs of a data sample, one entry per prompt.
+
+    Args:
+        sample (DetDataSample | dict): A predicted sample or its
+            ``to_dict()`` form, with ``drill_down_prompts`` in its metainfo
+            and ``pred_prompted_instances`` (docs/data_sample.md section 2).
+
+    Returns:
+        list[dict] | None: Per prompt of ``drill_down_prompts``, in order:
+        ``prompt`` (its metainfo entry), ``rles`` (its output masks as
+        compressed RLEs, in row order) and ``scores`` (float64). None when
+        the sample has no drill-down output.
+    """
+    prompts = _get(sample, 'drill_down_prompts')
+    inst = _get(sample, PROMPTED_FIELD)
+    if prompts is None or inst is None:
+        return None
+    values = [_get(inst, key) for key in ('masks', 'scores', 'prompt_index')]
+    if any(v is None for v in values):
+        raise ValueError(f'image id {_image_id(sample)}: {PROMPTED_FIELD} '
+                         'needs "masks", "scores" and "prompt_index"')
+    rles = masks_to_rles(values[0], _get(sample, 'ori_shape'))
+    scores = _to_numpy(values[1]).astype(np.float64).reshape(-1)
+    index = _to_numpy(values[2]).astype(np.int64).reshape(-1)
+    if not len(rles) == len(scores) == len(index):
+        raise ValueError(f'image id {_image_id(sample)}: {PROMPTED_FIELD} '
+                         f'has {len(rles)} masks, {len(scores)} scores and '
+                         f'{len(index)} prompt_index')
+    bad = index[(index < 0) | (index >= len(prompts))]
+    if len(bad):
+        raise ValueError(f'image id {_image_id(sample)}: {PROMPTED_FIELD} '
+                         f'names prompt {int(bad[0])}, but the sample has '
+                         f'{len(prompts)} drill_down_prompts')
+    out = []
+    for row, prompt in enumerate(prompts):
+        rows = np.flatnonzero(index == row)
+        out.append(
+            dict(
+                prompt=prompt,
+                rles=[rles[i] for i in rows],
+                scores=scores[rows]))
+    return out
+
+
 def samples_to_predictions(data_samples: Sequence, start_id: int = 1) -> dict:
     """Prediction file dict (docs/formats.md section 2) of predicted samples.
 
     Masks are listed sample by sample, then level by level (part, entity,
-    relation), then row by row, with consecutive ids from ``start_id``;
-    links refer to those ids.
+    relation), then row by row, then the drill-down outputs prompt by
+    prompt, with consecutive ids from ``start_id``; links refer to those
+    ids. Samples with drill-down outputs
+    (:func:`sample_prompted_predictions`) add a ``prompts`` list (ids from
+    ``start_id``) that their masks name by ``prompt_id``.
 
     Args:
         data_samples (Sequence[DetDataSample | dict]): Predicted samples
@@ -178,7 +228,8 @@ def samples_to_predictions(data_samples: Sequence, start_id: int = 1) -> dict:
         start_id (int): Id of the first mask.
 
     Returns:
-        dict: ``{'masks': [...], 'links': [...]}``.
+        dict: ``{'masks': [...], 'links': [...]}``, and ``prompts`` when a
+        sample has drill-down outputs.
 
     Raises:
         ValueError: If a sample has no ``img_id``, a field is incomplete or
@@ -186,6 +237,8 @@ def samples_to_predictions(data_samples: Sequence, start_id: int = 1) -> dict:
     """
     masks: List[dict] = []
     links: List[dict] = []
+    prompts: List[dict] = []
+    with_prompts = False
     next_id = start_id
     for sample in data_samples:
         img_id = _image_id(sample)
@@ -225,7 +278,32 @@ def samples_to_predictions(data_samples: Sequence, start_id: int = 1) -> dict:
                         parent_id=p,
                         child_id=c,
                         score=s))
-    return dict(masks=masks, links=links)
+        outputs = sample_prompted_predictions(sample)
+        with_prompts = with_prompts or outputs is not None
+        for output in outputs or []:
+            prompt_id = len(prompts) + start_id
+            prompts.append(
+                dict(
+                    id=prompt_id,
+                    image_id=img_id,
+                    **{
+                        key: output['prompt'][key]
+                        for key in PROMPT_KEYS if key in output['prompt']
+                    }))
+            for rle, score in zip(output['rles'], output['scores'].tolist()):
+                masks.append(
+                    dict(
+                        id=next_id,
+                        image_id=img_id,
+                        level=output['prompt'].get('level'),
+                        segmentation=rle,
+                        score=score,
+                        prompt_id=prompt_id))
+                next_id += 1
+    out = dict(masks=masks, links=links)
+    if with_prompts:
+        out['prompts'] = prompts
+    return out
 
 
 def _rows_to_ids(ids: Optional[np.ndarray], rows: np.ndarray, img_id: int,
@@ -245,7 +323,9 @@ def merge_predictions(predictions: Sequence[dict], start_id: int = 1) -> dict:
 
     Each input must have ids unique within itself (e.g. one
     :func:`samples_to_predictions` output per image, gathered from several
-    ranks); links are remapped with their masks.
+    ranks); links are remapped with their masks. Drill-down ``prompts`` are
+    renumbered the same way (from ``start_id``) and the masks'
+    ``prompt_id`` with them; the result has ``prompts`` when an input has.
 
     Args:
         predictions (Sequence[dict]): Prediction dicts.
@@ -257,15 +337,31 @@ def merge_predictions(predictions: Sequence[dict], start_id: int = 1) -> dict:
     """
     masks: List[dict] = []
     links: List[dict] = []
+    prompts: List[dict] = []
     next_id = start_id
+    with_prompts = any('prompts' in part for part in predictions)
     for part_no, part in enumerate(predictions):
+        prompt_ids = {}
+        for prompt in part.get('prompts', []):
+            if prompt['id'] in prompt_ids:
+                raise ValueError(f'prediction part {part_no}: duplicate '
+                                 f'prompt id {prompt["id"]}')
+            prompt_ids[prompt['id']] = len(prompts) + start_id
+            prompts.append(dict(prompt, id=prompt_ids[prompt['id']]))
         mapping = {}
         for mask in part.get('masks', []):
             if mask['id'] in mapping:
                 raise ValueError(f'prediction part {part_no}: duplicate mask '
                                  f'id {mask["id"]}')
             mapping[mask['id']] = next_id
-            masks.append(dict(mask, id=next_id))
+            mask = dict(mask, id=next_id)
+            if mask.get('prompt_id') is not None:
+                if mask['prompt_id'] not in prompt_ids:
+                    raise ValueError(
+                        f'prediction part {part_no}: mask prompt_id '
+                        f'{mask["prompt_id"]} is not a prompt id')
+                mask['prompt_id'] = prompt_ids[mask['prompt_id']]
+            masks.append(mask)
             next_id += 1
         for link in part.get('links', []):
             for key in ('parent_id', 'child_id'):
@@ -277,7 +373,10 @@ def merge_predictions(predictions: Sequence[dict], start_id: int = 1) -> dict:
                     link,
                     parent_id=mapping[link['parent_id']],
                     child_id=mapping[link['child_id']]))
-    return dict(masks=masks, links=links)
+    out = dict(masks=masks, links=links)
+    if with_prompts:
+        out['prompts'] = prompts
+    return out
 
 
 def _image_sizes(gt) -> Optional[Dict[int, Tuple[int, int]]]:
@@ -340,8 +439,10 @@ def validate_predictions(predictions: dict,
         ``normalize``; other keys are kept as they are).
 
     Raises:
-        ValueError: Naming the file and the offending mask id / link:
-            unknown image id, unknown level, duplicate or unknown mask id,
+        ValueError: Naming the file and the offending mask id / link /
+            prompt: unknown image id, unknown level, duplicate or unknown
+            mask or prompt id, a mask on another image than its prompt, a
+            link to a drill-down output,
             wrong link type (unknown type, or parent / child of the wrong
             level), link and mask on different images, bad score, or a mask
             whose size is not its image's.
@@ -354,6 +455,7 @@ def validate_predictions(predictions: dict,
     if not isinstance(links, list):
         raise ValueError(f'{file_name}: "links" must be a list')
     sizes = _image_sizes(gt)
+    prompts = _validate_prompts(predictions, sizes, file_name)
     masks_out = []
     by_id: Dict[object, dict] = {}
     for index, mask in enumerate(predictions['masks']):
@@ -376,6 +478,15 @@ def validate_predictions(predictions: dict,
         if not _is_score(mask['score']):
             raise ValueError(f'{where}: score must be a finite number, got '
                              f'{mask["score"]!r}')
+        prompt_id = mask.get('prompt_id')
+        if prompt_id is not None:
+            if prompt_id not in prompts:
+                raise ValueError(f'{where}: prompt_id {prompt_id!r} is not '
+                                 'the id of an entry of "prompts"')
+            if prompts[prompt_id]['image_id'] != mask['image_id']:
+                raise ValueError(f'{where}: prompt_id {prompt_id} is a '
+                                 'prompt of image id '
+                                 f'{prompts[prompt_id]["image_id"]}')
         segm = mask['segmentation']
         if sizes is not None and isinstance(segm, dict):
             _check_size(segm, sizes[mask['image_id']], where)
@@ -419,10 +530,48 @@ def validate_predictions(predictions: dict,
                     f'{where}: wrong link type: a "{link["type"]}" link '
                     f'needs a {level} {role.split("_")[0]}, but mask id '
                     f'{link[role]} is a {target["level"]}')
+            if target.get('prompt_id') is not None:
+                raise ValueError(f'{where}: {role} {link[role]} is a '
+                                 'drill-down output (it has a prompt_id); '
+                                 'links join one-step masks only')
             if target['image_id'] != link['image_id']:
                 raise ValueError(f'{where}: {role} {link[role]} is a mask of '
                                  f'image id {target["image_id"]}')
     return dict(predictions, masks=masks_out, links=links)
+
+
+def _validate_prompts(predictions: dict, sizes: Optional[dict],
+                      file_name: str) -> Dict[object, dict]:
+    """Check the ``prompts`` list; return it by id."""
+    prompts = predictions.get('prompts', [])
+    if not isinstance(prompts, list):
+        raise ValueError(f'{file_name}: "prompts" must be a list')
+    by_id: Dict[object, dict] = {}
+    for index, prompt in enumerate(prompts):
+        where = f'{file_name}: prompts[{index}]'
+        if not isinstance(prompt, dict):
+            raise ValueError(f'{where} is not an object')
+        for key in ('id', 'image_id', 'type', 'ann_id'):
+            if key not in prompt:
+                raise ValueError(f'{where} (id {prompt.get("id")}) has no '
+                                 f'"{key}"')
+        where = f'{file_name}: prompt id {prompt["id"]} (image id ' \
+                f'{prompt["image_id"]})'
+        if prompt['id'] in by_id:
+            raise ValueError(f'{where}: duplicate prompt id')
+        if prompt['type'] not in _LINK_LEVELS:
+            raise ValueError(f'{where}: unknown type "{prompt["type"]}"; '
+                             f'expected one of {", ".join(_LINK_LEVELS)}')
+        if sizes is not None and prompt['image_id'] not in sizes:
+            raise ValueError(f'{where}: unknown image id '
+                             f'{prompt["image_id"]} (not in the ground '
+                             'truth)')
+        if not isinstance(prompt['ann_id'], int) or isinstance(
+                prompt['ann_id'], bool):
+            raise ValueError(f'{where}: ann_id must be an integer '
+                             f'annotation id, got {prompt["ann_id"]!r}')
+        by_id[prompt['id']] = prompt
+    return by_id
 
 
 def load_predictions(path: Union[str, dict],

@@ -55,12 +55,16 @@ def test_cli_writes_metrics(files):
     assert 'mask AP (source psg)' in proc.stdout
     with open(out_file) as f:
         metrics = json.load(f)
-    keys = metric_keys()
+    keys = metric_keys(drill_down=True)
     assert list(metrics) == [f'aims/{k}' for k in keys] + [
         f'aims/{s}/{k}' for s in ('coco', 'psg') for k in keys
     ]
+    # no "prompts" in the file: the one-step reference is scored, the
+    # drill-down outputs are not (-1)
     expected = evaluate_federated(
-        FederatedGroundTruth(gt), group_predictions(preds))
+        FederatedGroundTruth(gt), group_predictions(preds), drill_down=True)
+    assert expected['restricted_part_mAP'] >= 0
+    assert expected['drill_part_mAP'] == -1
     for key, value in expected.items():
         assert metrics[f'aims/{key}'] == pytest.approx(value, abs=1e-12)
 

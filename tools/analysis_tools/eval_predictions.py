@@ -10,6 +10,14 @@ Anything, written in that format). Every image of ``GT.json`` is evaluated;
 an image without predictions counts as predicting nothing. The metric table
 is printed and, with ``--out``, the metric dict (keys ``aims/...``,
 unrounded fractions) is written as JSON.
+
+Drill-down (docs/formats.md section 3) is scored too, unless
+``--no-drill-down``: the one-step reference (``restricted_*``) always, and
+the ``drill_*`` keys when the file has a ``prompts`` list (a prompt of the
+ground truth without an entry there then counts as an empty output). To
+score another system's drill-down, give it each prompt that
+``--list-prompts`` writes and store its masks with the prompt's ``type``
+and ``ann_id`` (docs/formats.md section 2).
 """
 import argparse
 import os.path as osp
@@ -34,13 +42,18 @@ def parse_args(argv=None):
         'pred', help='prediction file (docs/formats.md section 2)')
     parser.add_argument('--out', help='write the metric dict to this JSON')
     parser.add_argument(
+        '--no-drill-down',
+        action='store_true',
+        help='skip the drill-down keys')
+    parser.add_argument(
         '--no-progress', action='store_true', help='hide the progress bar')
     return parser.parse_args(argv)
 
 
 def evaluate_files(gt_file: str,
                    pred_file: str,
-                   show_progress: bool = True) -> dict:
+                   show_progress: bool = True,
+                   drill_down: bool = True) -> dict:
     """Metric dict (keys with the ``aims/`` prefix) of a prediction file."""
     for path in (gt_file, pred_file):
         if not osp.isfile(path):
@@ -48,14 +61,19 @@ def evaluate_files(gt_file: str,
     gt = FederatedGroundTruth.from_file(gt_file)
     predictions = load_predictions(pred_file, gt)
     metrics = evaluate_federated(
-        gt, group_predictions(predictions), show_progress=show_progress)
+        gt,
+        group_predictions(predictions),
+        show_progress=show_progress,
+        drill_down=drill_down,
+        prompted='prompts' in predictions)
     return {PREFIX + key: value for key, value in metrics.items()}
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
-        metrics = evaluate_files(args.gt, args.pred, not args.no_progress)
+        metrics = evaluate_files(args.gt, args.pred, not args.no_progress,
+                                 not args.no_drill_down)
     except (ValueError, FileNotFoundError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1

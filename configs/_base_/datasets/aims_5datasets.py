@@ -24,6 +24,8 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
     dict(type='LoadHierarchicalAnnotations'),
+    # drill-down prompts from the GT, for FederatedMetric(drill_down=True)
+    dict(type='LoadDrillDownPrompts'),
     dict(type='HierarchicalResize', scale=(1333, 800), keep_ratio=True),
     dict(type='SampleTaskPrompt', default_sample_type=0),
     dict(type='PackAIMSInputs'),
@@ -70,6 +72,11 @@ test_dataloader = val_dataloader
 
 # eval.json holds the PPP and COCO-PSG evaluation images; the metric also
 # reports every key per source (aims/ppp/..., aims/psg/...)
+# (drill_down: every GT entity with parts and every relation is also given
+# as a mask prompt, scored against its parts / two entities; docs/formats.md
+# section 3)
 val_evaluator = dict(
-    type='FederatedMetric', ann_file=data_root + 'aims/split/eval.json')
+    type='FederatedMetric',
+    ann_file=data_root + 'aims/split/eval.json',
+    drill_down=True)
 test_evaluator = val_evaluator

@@ -38,6 +38,8 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
     dict(type='LoadHierarchicalAnnotations'),
+    # drill-down prompts from the GT, for FederatedMetric(drill_down=True)
+    dict(type='LoadDrillDownPrompts'),
     dict(type='HierarchicalResize', scale=image_size, keep_ratio=True),
     dict(type='SampleTaskPrompt', default_sample_type=0),
     dict(type='PackAIMSInputs'),
@@ -79,6 +81,11 @@ val_dataloader = dict(
         backend_args=backend_args))
 test_dataloader = val_dataloader
 
+# drill_down: every GT entity with parts and every relation is also given
+# as a mask prompt, scored against its parts / two entities (docs/formats.md
+# section 3)
 val_evaluator = dict(
-    type='FederatedMetric', ann_file=data_root + 'annotations/val.json')
+    type='FederatedMetric',
+    ann_file=data_root + 'annotations/val.json',
+    drill_down=True)
 test_evaluator = val_evaluator

@@ -5,13 +5,14 @@ from .hierarchical_random_flip import HierarchicalRandomFlip
 from .hierarchical_resize import HierarchicalResize
 from .hierarchy import (LEVEL_PREFIX, PIXEL_MAP_KEYS, check_links, has_level,
                         keep_instances, level_keys, mask_areas, num_instances)
+from .load_drill_down_prompts import LoadDrillDownPrompts
 from .load_hierarchical_annotations import LoadHierarchicalAnnotations
 from .pack_aims_inputs import PackAIMSInputs
 from .sample_task_prompt import SampleTaskPrompt
 
 __all__ = [
-    'LoadHierarchicalAnnotations', 'PackAIMSInputs', 'HierarchicalResize',
-    'HierarchicalRandomFlip', 'HierarchicalRandomCrop',
+    'LoadHierarchicalAnnotations', 'LoadDrillDownPrompts', 'PackAIMSInputs',
+    'HierarchicalResize', 'HierarchicalRandomFlip', 'HierarchicalRandomCrop',
     'FilterHierarchicalAnnotations', 'SampleTaskPrompt', 'LEVEL_PREFIX',
     'PIXEL_MAP_KEYS', 'level_keys', 'has_level', 'num_instances',
     'keep_instances', 'mask_areas', 'check_links'

@@ -52,8 +52,10 @@ class PackAIMSInputs(BaseTransform):
     - data_samples (DetDataSample)
 
     Args:
-        meta_keys (Sequence[str]): Keys copied into the metainfo. Defaults
-            to mmdet's plus ``levels``, ``source`` and ``task``.
+        meta_keys (Sequence[str]): Keys copied into the metainfo (when
+            present). Defaults to mmdet's plus ``levels``, ``source``,
+            ``task`` and ``drill_down_prompts``
+            (:class:`LoadDrillDownPrompts`).
     """
 
     def __init__(self,
@@ -61,7 +63,8 @@ class PackAIMSInputs(BaseTransform):
                                              'ori_shape', 'img_shape',
                                              'scale_factor', 'flip',
                                              'flip_direction', 'levels',
-                                             'source', 'task')) -> None:
+                                             'source', 'task',
+                                             'drill_down_prompts')) -> None:
         self.meta_keys = tuple(meta_keys)
 
     def transform(self, results: dict) -> Optional[dict]:

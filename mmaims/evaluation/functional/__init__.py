@@ -1,11 +1,15 @@
 # Copyright (c) mmaims contributors. All rights reserved.
 from .association_recall import average_recall, recall_image
-from .federated_evaluation import (AP_KEYS, MAX_DETS, MAX_LINKS, ar_key,
+from .drill_down import (INSIDE_FRACTION, drill_keys, evaluate_image_prompts,
+                         inside_prompt, score_prompt, summarize_prompts)
+from .federated_evaluation import (ALL_LEVELS_AR_KEY, AP_KEYS, MAX_ALL_LEVELS,
+                                   MAX_DETS, MAX_LINKS, ar_key,
                                    evaluate_federated, format_metric_table,
                                    group_predictions, metric_keys)
 from .ground_truth import FederatedGroundTruth, ImageGroundTruth
-from .mask_ap import (IOU_THRS, REC_THRS, accumulate_precision, evaluate_image,
-                      mask_ious, match_detections, summarize_precision)
+from .mask_ap import (IOU_THRS, REC_THRS, accumulate_precision,
+                      average_mask_recall, evaluate_image, mask_ious,
+                      match_detections, summarize_precision)
 from .nonoverlap import make_disjoint_masks, make_disjoint_rles
 
 __all__ = [
@@ -14,5 +18,8 @@ __all__ = [
     'make_disjoint_rles', 'recall_image', 'average_recall',
     'FederatedGroundTruth', 'ImageGroundTruth', 'evaluate_federated',
     'group_predictions', 'format_metric_table', 'metric_keys', 'ar_key',
-    'AP_KEYS', 'MAX_DETS', 'MAX_LINKS'
+    'AP_KEYS', 'MAX_DETS', 'MAX_LINKS', 'ALL_LEVELS_AR_KEY', 'MAX_ALL_LEVELS',
+    'average_mask_recall', 'INSIDE_FRACTION', 'drill_keys',
+    'evaluate_image_prompts', 'inside_prompt', 'score_prompt',
+    'summarize_prompts'
 ]

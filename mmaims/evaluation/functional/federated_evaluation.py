@@ -16,9 +16,13 @@ Predictions of one image are held as an "image predictions" dict::
         'links': {link_type: {'parents': np.ndarray,   # L int64 rows into the
                               'children': np.ndarray,  # parent / child
                               'scores': np.ndarray}},  # level's masks
+        'prompted': {link_type: {ann_id: {'rles': [...],      # drill-down
+                                          'scores': ...}}},   # outputs
     }
 
-Any level or link type may be missing (no prediction).
+Any level or link type may be missing (no prediction). ``prompted`` holds
+the output of each drill-down prompt (:mod:`.drill_down`) by link type and
+the annotation id of the prompted parent.
 """
 from collections import defaultdict
 from typing import Dict, Iterable, List, Optional, Sequence
@@ -29,9 +33,11 @@ from mmaims.structures.fields import LINK_TYPES
 from mmaims.structures.fields import link_type as link_type_of
 from mmaims.structures.levels import LEVELS
 from .association_recall import average_recall, recall_image
+from .drill_down import (DRILL_SCORINGS, drill_keys, evaluate_image_prompts,
+                         summarize_prompts)
 from .ground_truth import FederatedGroundTruth
-from .mask_ap import (IOU_THRS, accumulate_precision, evaluate_image,
-                      mask_ious, summarize_precision)
+from .mask_ap import (IOU_THRS, accumulate_precision, average_mask_recall,
+                      evaluate_image, mask_ious, summarize_precision)
 from .nonoverlap import make_disjoint_rles
 
 #: Per-level AP keys, in output order (``{level}_{key}``).
@@ -40,6 +46,10 @@ AP_KEYS = ('mAP', 'mAP_50', 'mAP_75', 'mAP_nonoverlap')
 MAX_DETS = 100
 #: Links per image and type kept for AR@K.
 MAX_LINKS = 100
+#: Masks per image, all levels together, for the whole-image recall.
+MAX_ALL_LEVELS = 1000
+#: Key of the whole-image recall (all levels pooled, class-agnostic).
+ALL_LEVELS_AR_KEY = f'AR@{MAX_ALL_LEVELS}'
 
 
 def ar_key(link_type: str, max_links: int = MAX_LINKS) -> str:
@@ -47,10 +57,16 @@ def ar_key(link_type: str, max_links: int = MAX_LINKS) -> str:
     return f'{link_type_of(link_type).key}_AR@{max_links}'
 
 
-def metric_keys() -> List[str]:
-    """The keys of docs/formats.md section 3, without prefix or source."""
-    keys = [f'{level}_{key}' for level in LEVELS for key in AP_KEYS]
-    return keys + [ar_key(link) for link, _, _ in LINK_TYPES]
+def metric_keys(drill_down: bool = False) -> List[str]:
+    """The keys of docs/formats.md section 3, without prefix or source;
+    with ``drill_down``, the drill-down keys too."""
+    keys = [
+        f'{level}_{key}' for level in LEVELS
+        for key in AP_KEYS + (f'AR@{MAX_DETS}', )
+    ]
+    keys += [ar_key(link) for link, _, _ in LINK_TYPES]
+    keys.append(ALL_LEVELS_AR_KEY)
+    return keys + (drill_keys() if drill_down else [])
 
 
 def _empty_level() -> dict:
@@ -72,28 +88,38 @@ def group_predictions(predictions: dict) -> Dict[int, dict]:
 
     Args:
         predictions (dict): ``masks`` (segmentations already compressed
-            RLEs) and ``links``.
+            RLEs), ``links`` and, for drill-down outputs, ``prompts``
+            (masks with a ``prompt_id`` are the output of that prompt).
 
     Returns:
-        dict[int, dict]: Image predictions (see module docstring).
+        dict[int, dict]: Image predictions (see module docstring); with
+        ``prompts``, every image that has one has ``prompted``.
     """
+    prompts = {p['id']: p for p in predictions.get('prompts', [])}
     masks = defaultdict(lambda: defaultdict(list))
+    prompted = defaultdict(lambda: defaultdict(list))
     where = {}
     for m in predictions.get('masks', []):
+        if m.get('prompt_id') is not None:
+            prompt = prompts[m['prompt_id']]
+            key = (prompt['type'], prompt['ann_id'])
+            prompted[m['image_id']][key].append(m)
+            continue
         per_level = masks[m['image_id']][m['level']]
         where[m['id']] = len(per_level)
         per_level.append(m)
     links = defaultdict(lambda: defaultdict(list))
     for link in predictions.get('links', []):
         links[link['image_id']][link['type']].append(link)
+    for prompt in prompts.values():
+        # a prompt with no mask is an empty output, still an output
+        prompted[prompt['image_id']].setdefault(
+            (prompt['type'], prompt['ann_id']), [])
     out: Dict[int, dict] = {}
-    for img_id in set(masks) | set(links):
+    for img_id in set(masks) | set(links) | set(prompted):
         image = dict(masks={}, links={})
         for level, items in masks.get(img_id, {}).items():
-            image['masks'][level] = dict(
-                rles=[m['segmentation'] for m in items],
-                scores=np.array([m['score'] for m in items], dtype=np.float64),
-                ids=np.array([m['id'] for m in items], dtype=np.int64))
+            image['masks'][level] = _level_arrays(items)
         for link_type, items in links.get(img_id, {}).items():
             image['links'][link_type] = dict(
                 parents=np.array([where[x['parent_id']] for x in items],
@@ -101,8 +127,21 @@ def group_predictions(predictions: dict) -> Dict[int, dict]:
                 children=np.array([where[x['child_id']] for x in items],
                                   dtype=np.int64),
                 scores=np.array([x['score'] for x in items], dtype=np.float64))
+        if img_id in prompted:
+            image['prompted'] = defaultdict(dict)
+            for (link_type, ann_id), items in prompted[img_id].items():
+                image['prompted'][link_type][ann_id] = _level_arrays(items)
+            image['prompted'] = dict(image['prompted'])
         out[img_id] = image
     return out
+
+
+def _level_arrays(items: Sequence[dict]) -> dict:
+    """``rles``, ``scores`` and ``ids`` of prediction-file masks."""
+    return dict(
+        rles=[m['segmentation'] for m in items],
+        scores=np.array([m['score'] for m in items], dtype=np.float64),
+        ids=np.array([m['id'] for m in items], dtype=np.int64))
 
 
 def _check_image(image_gt, preds: dict) -> None:
@@ -141,7 +180,9 @@ def evaluate_federated(gt: FederatedGroundTruth,
                        image_ids: Optional[Iterable[int]] = None,
                        max_dets: int = MAX_DETS,
                        max_links: int = MAX_LINKS,
-                       show_progress: bool = False) -> Dict[str, float]:
+                       show_progress: bool = False,
+                       drill_down: bool = False,
+                       prompted: bool = False) -> Dict[str, float]:
     """Compute every metric of docs/formats.md section 3.
 
     Args:
@@ -153,14 +194,22 @@ def evaluate_federated(gt: FederatedGroundTruth,
         max_dets (int): Masks per image and level for AP.
         max_links (int): Links per image and type for AR@K.
         show_progress (bool): Show a progress bar over images.
+        drill_down (bool): Also score the drill-down prompts
+            (:mod:`.drill_down`): the ``restricted_*`` reference always,
+            the ``drill_*`` outputs when ``prompted``.
+        prompted (bool): The predictions include drill-down outputs
+            (``prompted``); a prompt without one has an empty output.
 
     Returns:
         dict[str, float]: ``{level}_mAP``, ``{level}_mAP_50``,
-        ``{level}_mAP_75``, ``{level}_mAP_nonoverlap`` for every level,
-        ``entity_part_AR@{K}`` and ``relation_entity_AR@{K}``, and, when
-        ``gt`` has more than one source, every key again as
+        ``{level}_mAP_75``, ``{level}_mAP_nonoverlap`` and
+        ``{level}_AR@100`` for every level, ``AR@1000`` (all levels
+        pooled), ``entity_part_AR@{K}`` and ``relation_entity_AR@{K}``,
+        with ``drill_down`` the keys of :func:`.drill_down.drill_keys`, and,
+        when ``gt`` has more than one source, every key again as
         ``{source}/{key}``. -1 where no image is evaluable (no image lists
-        the level(s), or no non-crowd GT / GT pair on those images).
+        the level(s), or no non-crowd GT / GT pair / prompt on those
+        images).
 
     Raises:
         ValueError: If an image id is not in ``gt`` or predictions do not
@@ -174,6 +223,8 @@ def evaluate_federated(gt: FederatedGroundTruth,
                          f'truth {gt.file_name}')
     ap_results: Dict[str, Dict[int, tuple]] = {lv: {} for lv in LEVELS}
     recalls: Dict[str, Dict[int, tuple]] = {t: {} for t, _, _ in LINK_TYPES}
+    all_levels: Dict[int, Optional[dict]] = {}
+    prompt_results: Dict[int, dict] = {}
     iterator: Iterable[int] = image_ids
     if show_progress and image_ids:
         # tqdm redraws at most once a second, so a log file that is not a
@@ -193,15 +244,47 @@ def evaluate_federated(gt: FederatedGroundTruth,
             if parent in image_gt.levels and child in image_gt.levels:
                 recalls[link_type][img_id] = _recall_links(
                     image_gt, preds, link_type, parent, child, max_links)
+        if image_gt.levels:
+            all_levels[img_id] = _match_all_levels(image_gt, preds)
+        if drill_down:
+            prompt_results[img_id] = evaluate_image_prompts(
+                image_gt, preds, prompted, max_dets)
 
-    metrics = _summarize(image_ids, ap_results, recalls, max_links)
+    def summarize(subset: Sequence[int]) -> Dict[str, float]:
+        out = _summarize(subset, ap_results, recalls, max_links)
+        recall = average_mask_recall(
+            [all_levels[i] for i in subset if i in all_levels])
+        out[ALL_LEVELS_AR_KEY] = -1.0 if recall is None else recall
+        if drill_down:
+            out.update(
+                summarize_prompts([prompt_results[i] for i in subset],
+                                  prompted))
+        return out
+
+    metrics = summarize(image_ids)
     if len(gt.sources) > 1:
         for source in gt.sources:
             subset = [i for i in image_ids if gt.images[i].source == source]
-            for key, value in _summarize(subset, ap_results, recalls,
-                                         max_links).items():
+            for key, value in summarize(subset).items():
                 metrics[f'{source}/{key}'] = value
     return metrics
+
+
+def _match_all_levels(image_gt, preds: dict) -> Optional[dict]:
+    """Matches of all predicted masks against all GT masks of the image's
+    listed levels, class-agnostic (for ``AR@1000``)."""
+    rles, scores, gt_rles, gt_crowd = [], [], [], []
+    for level in LEVELS:
+        level_preds = preds.get('masks', {}).get(level)
+        if level_preds is not None:
+            rles += list(level_preds['rles'])
+            scores.append(np.asarray(level_preds['scores'], dtype=np.float64))
+        if level in image_gt.levels:
+            gt_rles += image_gt.masks[level]['rles']
+            gt_crowd.append(image_gt.masks[level]['crowd'])
+    scores = np.concatenate(scores) if scores else np.zeros(0)
+    crowd = np.concatenate(gt_crowd) if gt_crowd else np.zeros(0, dtype=bool)
+    return evaluate_image(rles, scores, gt_rles, crowd, MAX_ALL_LEVELS)
 
 
 def _evaluate_level(image_gt, preds: dict, level: str, max_dets: int) -> tuple:
@@ -257,6 +340,8 @@ def _summarize(image_ids: Sequence[int], ap_results: dict, recalls: dict,
         for key in ('mAP', 'mAP_50', 'mAP_75'):
             out[f'{level}_{key}'] = ap[key]
         out[f'{level}_mAP_nonoverlap'] = ap_disjoint['mAP']
+        recall = average_mask_recall([r[0] for r in per_image])
+        out[f'{level}_AR@{MAX_DETS}'] = -1.0 if recall is None else recall
     for link_type, _, _ in LINK_TYPES:
         per_image = [
             recalls[link_type][i] for i in image_ids if i in recalls[link_type]
@@ -267,9 +352,34 @@ def _summarize(image_ids: Sequence[int], ap_results: dict, recalls: dict,
     return out
 
 
+_PLURAL = dict(part='parts', entity='entities', relation='relations')
+
+
+def _drill_down_table(plain: Dict[str, float], scope: str, title: str,
+                      fmt) -> str:
+    """The drill-down block of :func:`format_metric_table`."""
+    from terminaltables import AsciiTable
+    rows = [[
+        f'drill-down ({title})', 'mAP', 'AR@100', 'restricted mAP',
+        'restricted AR@100', 'prompts', 'skipped'
+    ]]
+    for link in LINK_TYPES:
+        child = link.child
+        counts = [
+            plain.get(f'{scope}drill_{child}_{key}')
+            for key in ('prompts', 'skipped')
+        ]
+        rows.append([f'{link.parent} -> {_PLURAL[child]}'] + [
+            fmt(plain.get(f'{scope}{scoring}_{child}_{key}'))
+            for scoring in DRILL_SCORINGS for key in ('mAP', 'AR@100')
+        ] + ['-' if c is None else str(int(c)) for c in counts])
+    return AsciiTable(rows).table
+
+
 def format_metric_table(metrics: Dict[str, float], prefix: str = '') -> str:
-    """Readable tables (levels x metrics, then associations), one per
-    scope: all images first, then each source. Values in percent; ``n/a``
+    """Readable tables (levels x metrics; associations and the whole-image
+    recall; drill-down when its keys are present), one block per scope: all
+    images first, then each source. Values in percent; ``n/a``
     for -1 (nothing evaluable).
 
     Args:
@@ -291,13 +401,14 @@ def format_metric_table(metrics: Dict[str, float], prefix: str = '') -> str:
     scopes = [('all images', '')]
     sources = sorted({k.split('/')[0] for k in plain if '/' in k})
     scopes += [(f'source {s}', f'{s}/') for s in sources]
+    level_keys = list(AP_KEYS) + [f'AR@{MAX_DETS}']
     blocks = []
     for title, scope in scopes:
-        rows = [['level'] + list(AP_KEYS)]
+        rows = [['level'] + level_keys]
         for level in LEVELS:
-            rows.append(
-                [level] +
-                [fmt(plain.get(f'{scope}{level}_{key}')) for key in AP_KEYS])
+            rows.append([level] + [
+                fmt(plain.get(f'{scope}{level}_{key}')) for key in level_keys
+            ])
         ap_table = AsciiTable(rows, title=f'mask AP ({title})')
         # The title goes in the header: terminaltables drops titles wider
         # than the table.
@@ -306,6 +417,13 @@ def format_metric_table(metrics: Dict[str, float], prefix: str = '') -> str:
             ar_rows.append(
                 [link_type,
                  fmt(plain.get(f'{scope}{ar_key(link_type)}'))])
+        ar_rows.append([
+            'all levels, all masks', f'{ALL_LEVELS_AR_KEY}: ' +
+            fmt(plain.get(f'{scope}{ALL_LEVELS_AR_KEY}'))
+        ])
         ar_table = AsciiTable(ar_rows)
-        blocks.append(ap_table.table + '\n' + ar_table.table)
+        block = ap_table.table + '\n' + ar_table.table
+        if any(k.startswith(f'{scope}drill_') for k in plain):
+            block += '\n' + _drill_down_table(plain, scope, title, fmt)
+        blocks.append(block)
     return '\n'.join(blocks)

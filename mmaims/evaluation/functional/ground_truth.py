@@ -6,14 +6,17 @@ by :mod:`mmaims.structures.annotations`, the parser the dataset uses too, so
 every segmentation is a compressed RLE and every problem is reported with
 the file, image id and annotation id.
 """
+from collections import Counter
 from typing import Dict, FrozenSet, List, Optional
 
 import numpy as np
 
 from mmaims.structures.annotations import (ImageRecord, load_annotation_file,
                                            parse_annotations)
-from mmaims.structures.fields import LINK_TYPES
+from mmaims.structures.drill_down import annotation_links, drill_down_prompts
+from mmaims.structures.fields import LINK_TYPES, link_type
 from mmaims.structures.levels import ENTITY, LEVELS, PART, RELATION
+from mmaims.structures.mask import merge_rles
 
 
 class ImageGroundTruth:
@@ -32,6 +35,13 @@ class ImageGroundTruth:
             :data:`mmaims.structures.LINK_TYPES`, ``M x 2`` int64 rows
             ``(parent row, child row)`` into ``masks`` of the parent and
             child levels. Pairs touching a crowd annotation are left out.
+        prompts (dict[str, dict[int, dict]]): Per link type, the drill-down
+            prompts of :func:`mmaims.structures.drill_down_prompts` by
+            parent annotation id: ``rle`` (the prompt mask: the entity, or
+            the union of the relation's two entities) and ``targets``
+            (int64 rows into ``masks`` of the child level).
+        prompts_skipped (dict[str, Counter]): Per link type, candidate
+            prompts that are not scored, counted by reason.
     """
 
     def __init__(self, img_id: int, levels: FrozenSet[str], source: str,
@@ -43,6 +53,8 @@ class ImageGroundTruth:
         self.width = width
         self.masks: Dict[str, dict] = {}
         self.pairs: Dict[str, np.ndarray] = {}
+        self.prompts: Dict[str, Dict[int, dict]] = {}
+        self.prompts_skipped: Dict[str, Counter] = {}
 
 
 class FederatedGroundTruth:
@@ -125,4 +137,27 @@ class FederatedGroundTruth:
             link: np.array(sorted(p), dtype=np.int64).reshape(-1, 2)
             for link, p in pairs.items()
         }
+        FederatedGroundTruth._add_prompts(image, record, rows)
         return image
+
+    @staticmethod
+    def _add_prompts(image: ImageGroundTruth, record: ImageRecord,
+                     rows: Dict[str, Dict[int, int]]) -> None:
+        """Fill ``image.prompts`` and ``image.prompts_skipped``."""
+        links = [
+            annotation_links(ann.level, ann.id, ann.iscrowd, ann.entity_id,
+                             ann.entity_ids, ann.area)
+            for ann in record.annotations
+        ]
+        prompts, image.prompts_skipped = drill_down_prompts(
+            record.levels, links)
+        segmentation = {ann.id: ann.segmentation for ann in record.annotations}
+        image.prompts = {link.name: {} for link in LINK_TYPES}
+        for prompt in prompts:
+            child = link_type(prompt.type).child
+            image.prompts[prompt.type][prompt.ann_id] = dict(
+                rle=merge_rles(
+                    [segmentation[i] for i in prompt.prompt_ann_ids]),
+                targets=np.array(
+                    [rows[child][i] for i in prompt.target_ann_ids],
+                    dtype=np.int64))

@@ -20,7 +20,7 @@ Only one area range and one ``maxDets`` are evaluated, and the greedy
 matching is vectorised over the IoU thresholds, which is where the speed-up
 over ``COCOeval`` comes from.
 """
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 import pycocotools.mask as mask_util
@@ -31,16 +31,6 @@ IOU_THRS = np.linspace(
 #: Recall thresholds 0:0.01:1, computed exactly as ``COCOeval`` does.
 REC_THRS = np.linspace(
     .0, 1.00, int(np.round((1.00 - .0) / .01)) + 1, endpoint=True)
-
-
-def _bytes_rles(rles: Sequence[dict]) -> List[dict]:
-    out = []
-    for rle in rles:
-        counts = rle['counts']
-        if isinstance(counts, str):
-            counts = counts.encode('ascii')
-        out.append(dict(size=list(rle['size']), counts=counts))
-    return out
 
 
 def mask_ious(dt_rles: Sequence[dict],
@@ -67,7 +57,8 @@ def mask_ious(dt_rles: Sequence[dict],
         crowd = [0] * num_gt
     else:
         crowd = [int(c) for c in gt_crowd]
-    ious = mask_util.iou(_bytes_rles(dt_rles), _bytes_rles(gt_rles), crowd)
+    # pycocotools reads str and bytes counts alike
+    ious = mask_util.iou(list(dt_rles), list(gt_rles), crowd)
     return np.asarray(ious, dtype=np.float64).reshape(num_dt, num_gt)
 
 
@@ -99,10 +90,22 @@ def match_detections(ious: np.ndarray,
     gt_crowd = np.asarray(gt_crowd, dtype=bool)
     gt_taken = np.zeros((num_thrs, num_gt), dtype=bool)
     rows = np.arange(num_thrs)
-    # Only GTs reachable at the lowest threshold can ever be matched; most
-    # detections have few of them, so work on those columns only.
+    # Only GTs reachable at the lowest threshold can ever be matched.
     reachable = ious >= min_thr
-    for d in np.flatnonzero(reachable.any(axis=1)):
+    # A detection that reaches exactly one non-crowd GT, reached by no other
+    # detection, competes with nobody: it matches that GT exactly at the
+    # thresholds its IoU reaches. Most detections are such; only the rest
+    # go through the greedy loop (the two sets share no GT).
+    per_dt = reachable.sum(axis=1)
+    per_gt = reachable.sum(axis=0)
+    only_gt = np.argmax(reachable, axis=1)
+    alone = (per_dt == 1) & (per_gt[only_gt] == 1) & ~gt_crowd[only_gt]
+    alone_dt = np.flatnonzero(alone)
+    if len(alone_dt):
+        dt_matched[:, alone_dt] = ious[alone_dt, only_gt[alone_dt]][
+            None, :] >= thrs[:, None]
+    contested = (per_dt > 0) & ~alone
+    for d in np.flatnonzero(contested):
         cand = np.flatnonzero(reachable[d])
         vals = ious[d, cand]
         crowd = gt_crowd[cand]
@@ -235,3 +238,27 @@ def summarize_precision(precision: Optional[np.ndarray],
         t = np.where(thr == iou_thrs)[0]
         out[name] = float(np.mean(precision[t]))
     return out
+
+
+def average_mask_recall(
+        image_results: Sequence[Optional[dict]]) -> Optional[float]:
+    """COCO's AR at ``max_dets`` from per-image matches, as ``COCOeval``'s
+    ``AR@100`` (area ``'all'``).
+
+    The recall at each IoU threshold is the number of matched non-crowd GTs
+    over the number of non-crowd GTs, pooled over images; AR is its mean
+    over the thresholds.
+
+    Args:
+        image_results (Sequence[dict | None]): Outputs of
+            :func:`evaluate_image` (with the ``max_dets`` of the AR).
+
+    Returns:
+        float | None: AR, or None when there is no non-crowd GT.
+    """
+    results = [r for r in image_results if r is not None]
+    num_gt = sum(r['num_gt'] for r in results)
+    if num_gt == 0:
+        return None
+    hits = sum(r['tp'].sum(axis=1) for r in results)
+    return float(np.mean(hits / num_gt))

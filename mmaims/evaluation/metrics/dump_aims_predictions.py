@@ -61,7 +61,11 @@ class DumpAIMSPredictions(BaseMetric):
         """
         merged = merge_predictions(results)
         dump_json(merged, self.out_file_path)
+        prompts = merged.get('prompts')
+        drill = '' if prompts is None else \
+            f' (with the outputs of {len(prompts)} drill-down prompts)'
         MMLogger.get_current_instance().info(
-            f'{len(merged["masks"])} masks and {len(merged["links"])} links '
-            f'of {len(results)} images written to {self.out_file_path}')
+            f'{len(merged["masks"])} masks{drill} and {len(merged["links"])} '
+            f'links of {len(results)} images written to '
+            f'{self.out_file_path}')
         return {}

@@ -8,7 +8,8 @@ from mmengine.logging import MMLogger
 from mmaims.registry import METRICS
 from mmaims.structures.predictions import (masks_to_numpy, masks_to_rles,
                                            sample_level_predictions,
-                                           sample_link_predictions)
+                                           sample_link_predictions,
+                                           sample_prompted_predictions)
 from ..functional import (FederatedGroundTruth, evaluate_federated,
                           format_metric_table, make_disjoint_masks,
                           make_disjoint_rles)
@@ -35,19 +36,37 @@ class FederatedMetric(BaseMetric):
     Returned keys (BaseMetric adds the prefix, ``aims/`` by default):
 
     - ``part_mAP``, ``part_mAP_50``, ``part_mAP_75``,
-      ``part_mAP_nonoverlap``, and the same for ``entity`` and
-      ``relation``;
-    - ``entity_part_AR@100``, ``relation_entity_AR@100``;
+      ``part_mAP_nonoverlap``, ``part_AR@100`` (COCO's AR at 100 masks),
+      and the same for ``entity`` and ``relation``;
+    - ``entity_part_AR@100``, ``relation_entity_AR@100`` (association);
+    - ``AR@1000``: class-agnostic recall of all predicted masks of all
+      levels (at most 1000 per image) against all GT masks of the levels
+      an image lists;
+    - with ``drill_down=True`` (docs/formats.md section 3, "Drill-down"):
+      ``drill_part_mAP``, ``drill_part_AR@100`` (entity prompts split into
+      parts), ``drill_entity_mAP``, ``drill_entity_AR@100`` (relation
+      prompts split into entities), the reference ``restricted_part_*`` and
+      ``restricted_entity_*`` (one-step masks at least half inside the
+      prompt), and ``drill_part_prompts``, ``drill_part_skipped``,
+      ``drill_entity_prompts``, ``drill_entity_skipped`` (prompts scored /
+      candidates skipped, e.g. on an image that does not list the level);
     - when ``ann_file`` has more than one ``source``, every key above again
       as ``{source}/{key}``, computed on that source's images.
 
     A value is -1 when nothing is evaluable (no processed image lists the
-    level(s), or they hold no non-crowd GT / GT pair). Values are unrounded
-    fractions.
+    level(s), or they hold no non-crowd GT / GT pair / prompt; ``drill_*``
+    AP and AR of a model without MPE, which predicts no drill-down). Values
+    are unrounded fractions.
+
+    Drill-down needs :class:`mmaims.datasets.transforms.LoadDrillDownPrompts`
+    in the test pipeline: it gives each image its prompts, the model
+    predicts on them (:class:`mmaims.models.AIMS`) and this metric scores
+    them.
 
     Args:
         ann_file (str): Hierarchical COCO annotation file (docs/formats.md
             section 1) holding the GT.
+        drill_down (bool): Score the drill-down prompts. Defaults to False.
         collect_device (str): Device used to collect results across ranks,
             ``'cpu'`` or ``'gpu'``. Defaults to ``'cpu'``.
         prefix (str, optional): Key prefix. Defaults to ``'aims'``.
@@ -57,11 +76,13 @@ class FederatedMetric(BaseMetric):
 
     def __init__(self,
                  ann_file: str,
+                 drill_down: bool = False,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
                  backend_args: Optional[dict] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.ann_file = ann_file
+        self.drill_down = drill_down
         self.backend_args = backend_args
         self.gt = FederatedGroundTruth.from_file(ann_file, backend_args)
 
@@ -85,10 +106,12 @@ class FederatedMetric(BaseMetric):
             sample (DetDataSample | dict): A predicted sample.
 
         Returns:
-            dict: ``img_id`` and ``predictions`` (an image predictions dict
-            of :mod:`mmaims.evaluation.functional.federated_evaluation`,
-            with the non-overlapping masks precomputed from the dense
-            masks).
+            dict: ``img_id``, ``has_prompts`` (the sample carries
+            ``drill_down_prompts``) and ``predictions`` (an image
+            predictions dict of
+            :mod:`mmaims.evaluation.functional.federated_evaluation`, with
+            the non-overlapping masks precomputed from the dense masks and,
+            with drill-down outputs, ``prompted``).
         """
         img_id = sample.get('img_id')
         if img_id is None:
@@ -108,12 +131,22 @@ class FederatedMetric(BaseMetric):
             masks[level] = dict(
                 rles=rles, scores=scores, ids=np.arange(len(rles)))
             nonoverlap[level] = dict(rles=disjoint, scores=scores[keep])
+        predictions = dict(
+            masks=masks,
+            nonoverlap=nonoverlap,
+            links=sample_link_predictions(sample))
+        outputs = sample_prompted_predictions(sample)
+        if outputs is not None:
+            prompted = {}
+            for output in outputs:
+                prompt = output['prompt']
+                prompted.setdefault(prompt['type'], {})[prompt['ann_id']] = \
+                    dict(rles=output['rles'], scores=output['scores'])
+            predictions['prompted'] = prompted
         return dict(
             img_id=int(img_id),
-            predictions=dict(
-                masks=masks,
-                nonoverlap=nonoverlap,
-                links=sample_link_predictions(sample)))
+            has_prompts=sample.get('drill_down_prompts') is not None,
+            predictions=predictions)
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         """Compute the metrics from the results of all ranks.
@@ -137,12 +170,25 @@ class FederatedMetric(BaseMetric):
                 raise ValueError(f'FederatedMetric: image id {img_id} is not '
                                  f'in {self.ann_file}')
             predictions[img_id] = result['predictions']
+        prompted = any('prompted' in r['predictions'] for r in results)
+        if self.drill_down:
+            if not any(r.get('has_prompts') for r in results):
+                raise ValueError(
+                    'FederatedMetric(drill_down=True): the samples carry no '
+                    'drill_down_prompts; add dict(type='
+                    '"LoadDrillDownPrompts") to the test pipeline')
+            if not prompted:
+                logger.info('drill-down: the model predicted no prompt '
+                            '(it has no mask prompt encoder); only the '
+                            'one-step reference (restricted_*) is scored')
         logger.info(f'Evaluating {len(predictions)} images against '
                     f'{self.ann_file}...')
         metrics = evaluate_federated(
             self.gt,
             predictions,
             image_ids=list(predictions),
-            show_progress=True)
+            show_progress=True,
+            drill_down=self.drill_down,
+            prompted=prompted)
         logger.info('\n' + format_metric_table(metrics))
         return metrics

@@ -12,8 +12,8 @@ from mmengine.structures import InstanceData, PixelData
 from torch import Tensor
 
 from mmaims.registry import MODELS
-from mmaims.structures import LEVELS
-from mmaims.structures.fields import LINK_TYPES, PRED_FIELDS
+from mmaims.structures import LEVELS, decode_rle
+from mmaims.structures.fields import LINK_TYPES, PRED_FIELDS, PROMPTED_FIELD
 from mmaims.structures.prompt_geometry import PromptLike, prompt_to_input
 from mmaims.structures.tasks import (DEFAULT_PROMPT_DECODERS,
                                      DEFAULT_PROMPT_OUTPUT_LEVELS,
@@ -77,8 +77,11 @@ def fill_widths(model: ConfigType) -> dict:
             sub,
             'embed_dims',
             value=head['feat_channels'])
-    fill(head, 'positional_encoding', 'num_feats',
-         value=head['feat_channels'] // 2)
+    fill(
+        head,
+        'positional_encoding',
+        'num_feats',
+        value=head['feat_channels'] // 2)
     if model.get('prompt_encoder') is not None:
         model['prompt_encoder'] = dict(model['prompt_encoder'])
         model['prompt_encoder'].setdefault('out_channels', out)
@@ -175,6 +178,16 @@ class AIMS(BaseDetector):
       masks are reported as. Default ``part -> part``, ``entity -> entity``,
       ``relation -> entity`` (the relation decoder under a two-entity prompt
       yields entities, as it is trained: sample type 8).
+    - ``prompt_batch_size`` (int): prompts of one image run through the
+      decoders together by :meth:`predict_prompts`. Default 16.
+
+    **Drill-down evaluation**: a sample whose metainfo has
+    ``drill_down_prompts`` (:class:`mmaims.datasets.transforms.
+    LoadDrillDownPrompts`) also gets, after its one-step prediction, the
+    output of each of those prompts in ``pred_prompted_instances``
+    (docs/data_sample.md section 2), computed on the same image features.
+    A model without MPE skips them: its prompts would not condition the
+    decoders, and the metric then scores only the one-step reference.
 
     Args:
         backbone (dict): Backbone config (mmdet ``SwinTransformer``,
@@ -369,8 +382,8 @@ class AIMS(BaseDetector):
             and, with AM, ``{pair}.loss_assoc``.
         """
         feats = self.extract_feat(batch_inputs)
-        prompts = self._prompt_masks(
-            batch_inputs.shape[-2:], batch_inputs.device, batch_data_samples)
+        prompts = self._prompt_masks(batch_inputs.shape[-2:],
+                                     batch_inputs.device, batch_data_samples)
         mask_features, memorys = self.add_prompt(feats, prompts)
         losses, outputs, assignments = self.decode_head.loss(
             mask_features, memorys, batch_data_samples)
@@ -397,7 +410,114 @@ class AIMS(BaseDetector):
             docs/data_sample.md section 2.
         """
         feats = self.extract_feat(batch_inputs)
-        return self.predict_by_feat(feats, batch_data_samples, rescale)
+        samples = self.predict_by_feat(feats, batch_data_samples, rescale)
+        if self.with_prompt_encoder:
+            for i, sample in enumerate(samples):
+                if 'drill_down_prompts' in sample.metainfo:
+                    self._predict_drill_down(feats, i, sample, rescale)
+        return samples
+
+    def _predict_drill_down(self, feats: Feats, index: int,
+                            data_sample: DetDataSample, rescale: bool) -> None:
+        """Run the sample's ``drill_down_prompts`` and store their output in
+        ``pred_prompted_instances`` (``masks``, ``scores`` and
+        ``prompt_index``, the row of the prompt in the metainfo list); each
+        prompt's metainfo entry gets the ``decoder`` that split it and the
+        ``level`` its masks are."""
+        prompts = [
+            dict(p) for p in data_sample.metainfo['drill_down_prompts']
+        ]
+        image_feats = (feats[0][index:index + 1],
+                       [m[index:index + 1] for m in feats[1]])
+        shape = data_sample.metainfo[
+            'ori_shape' if rescale else 'img_shape'][:2]
+        device = feats[0].device
+        results = [_empty_instances(shape, device)]
+        indices = [torch.zeros((0, ), dtype=torch.long, device=device)]
+        for prompt_type in sorted({p['prompt_type'] for p in prompts}):
+            rows = [
+                i for i, p in enumerate(prompts)
+                if p['prompt_type'] == prompt_type
+            ]
+            masks = [
+                torch.from_numpy(decode_rle(prompts[i]['mask'])) for i in rows
+            ]
+            outputs = self.predict_prompts(
+                image_feats,
+                data_sample,
+                masks,
+                prompt_type=prompt_type,
+                rescale=rescale)
+            for row, output in zip(rows, outputs):
+                decoder = output.metainfo['task']['decoder']
+                level = self._prompt_output_level(decoder)
+                prompts[row].update(decoder=decoder, level=level)
+                instances = output.get(PRED_FIELDS[level])
+                results.append(instances)
+                indices.append(
+                    torch.full((len(instances), ),
+                               row,
+                               dtype=torch.long,
+                               device=device))
+        prompted = InstanceData()
+        prompted.masks = torch.cat([r.masks for r in results])
+        prompted.scores = torch.cat([r.scores for r in results])
+        prompted.prompt_index = torch.cat(indices)
+        data_sample.set_field(prompted, PROMPTED_FIELD)
+        # the decoder of each prompt and the level its masks are
+        data_sample.set_metainfo(dict(drill_down_prompts=prompts))
+
+    def predict_prompts(self,
+                        feats: Feats,
+                        data_sample: DetDataSample,
+                        prompts: Sequence[PromptLike],
+                        decoder: Optional[str] = None,
+                        prompt_type: Optional[str] = None,
+                        rescale: bool = True,
+                        batch_size: Optional[int] = None) -> SampleList:
+        """Prompt inference of many prompts on the features of one image.
+
+        The prompts run through the prompt encoder, the decoders and the
+        post-processing ``batch_size`` at a time, on the image features
+        repeated along the batch: the image encoder is not run again.
+
+        Args:
+            feats (tuple[Tensor, list[Tensor]]): From :meth:`extract_feat`
+                on a batch of one image.
+            data_sample (DetDataSample): The image's sample (metainfo).
+            prompts (Sequence): Binary masks, see :meth:`predict_prompt`.
+            decoder (str, optional): See :meth:`predict_prompt`.
+            prompt_type (str, optional): See :meth:`predict_prompt`.
+            rescale (bool): Masks at ``ori_shape`` (True) or ``img_shape``.
+            batch_size (int, optional): Prompts per decoder pass. Defaults
+                to ``test_cfg['prompt_batch_size']`` (16).
+
+        Returns:
+            list[DetDataSample]: One sample per prompt, as
+            :meth:`predict_prompt` returns them.
+        """
+        mask_features, memorys = feats
+        if mask_features.shape[0] != 1:
+            raise ValueError('predict_prompts takes the features of one '
+                             f'image, got a batch of {mask_features.shape[0]}')
+        if batch_size is None:
+            batch_size = int(self.test_cfg.get('prompt_batch_size', 16))
+        if batch_size < 1:
+            raise ValueError(f'prompt batch size must be >= 1, got '
+                             f'{batch_size}')
+        outputs: SampleList = []
+        for start in range(0, len(prompts), batch_size):
+            chunk = list(prompts[start:start + batch_size])
+            num = len(chunk)
+            chunk_feats = (mask_features.expand(num, -1, -1, -1),
+                           [m.expand(num, -1, -1, -1) for m in memorys])
+            outputs += self.predict_prompt(
+                chunk_feats,
+                chunk,
+                decoder, [data_sample] * num,
+                prompt_type=prompt_type,
+                rescale=rescale)
+        return outputs
 
     def predict_by_feat(self,
                         feats: Feats,
@@ -562,8 +682,8 @@ class AIMS(BaseDetector):
                 for _ in range(batch_inputs.shape[0])
             ]
         feats = self.extract_feat(batch_inputs)
-        prompts = self._prompt_masks(
-            batch_inputs.shape[-2:], batch_inputs.device, batch_data_samples)
+        prompts = self._prompt_masks(batch_inputs.shape[-2:],
+                                     batch_inputs.device, batch_data_samples)
         mask_features, memorys = self.add_prompt(feats, prompts)
         outputs = self.decode_head(mask_features, memorys, batch_data_samples)
         assoc = self.association_head(self._query_feats(
@@ -588,8 +708,8 @@ class AIMS(BaseDetector):
                              f'{self.prompt_output_levels}')
         return self.prompt_output_levels[decoder]
 
-    def _query_feats(
-            self, outputs: Dict[str, DecoderOutput]) -> Dict[str, Tensor]:
+    def _query_feats(self, outputs: Dict[str,
+                                         DecoderOutput]) -> Dict[str, Tensor]:
         return {d: out.query_feats for d, out in outputs.items()}
 
     def _predict_with_prompts(self, feats: Feats, prompts: Tensor,
