@@ -295,7 +295,8 @@ def samples_to_predictions(data_samples: Sequence, start_id: int = 1) -> dict:
                     dict(
                         id=next_id,
                         image_id=img_id,
-                        level=output['prompt'].get('level'),
+                        level=output['prompt'].get('level') or
+                        _LINK_LEVELS[output['prompt']['type']][1],
                         segmentation=rle,
                         score=score,
                         prompt_id=prompt_id))

@@ -261,3 +261,33 @@ def test_metrics(work_dir):
 
 
 test_metrics.__test__ = False  # a helper, not a test
+
+
+def test_test_tool_drill_down_keys_equal_the_offline_tool(
+        tiny_config, tiny_checkpoint, tmp_path, load_tool):
+    """tools/test.py on the synthetic config reports the drill-down keys;
+    the offline tool gives every key the same value from the written
+    prediction file."""
+    work_dir = str(tmp_path / 'test')
+    pred_file = str(tmp_path / 'pred.json')
+    out = run([
+        PY, 'tools/test.py', tiny_config, tiny_checkpoint, '--work-dir',
+        work_dir, '--out', pred_file
+    ])
+    assert 'drill-down (all images)' in out.stdout + out.stderr
+    online = test_metrics(work_dir)
+    assert online['aims/drill_part_prompts'] > 0
+    assert online['aims/drill_entity_prompts'] > 0
+    assert online['aims/drill_part_mAP'] >= 0
+    with open(pred_file) as f:
+        assert len(json.load(f)['prompts']) == (
+            online['aims/drill_part_prompts'] +
+            online['aims/drill_entity_prompts'])
+    from mmengine.config import Config
+    ann_file = Config.fromfile(tiny_config).test_evaluator.ann_file
+    offline = load_tool('analysis_tools/eval_predictions.py').evaluate_files(
+        ann_file, pred_file, show_progress=False)
+    assert set(offline) == set(online)
+    for key, value in online.items():
+        # the work dir's json rounds to 4 decimals
+        assert offline[key] == pytest.approx(value, abs=6e-5), key

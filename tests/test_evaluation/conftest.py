@@ -170,18 +170,27 @@ def random_dataset(seed: int,
     return gt, dict(masks=masks, links=links)
 
 
-def coco_reference(gt: dict, predictions: dict, level: str, image_ids=None):
-    """pycocotools COCOeval(iouType='segm', useCats=0) of one level on the
-    images that list it (optionally restricted to ``image_ids``).
+def coco_eval(gt: dict,
+              predictions: dict,
+              level=None,
+              image_ids=None,
+              max_dets: int = 100):
+    """pycocotools ``COCOeval(iouType='segm', useCats=0)`` of one level on
+    the images that list it (optionally restricted to ``image_ids``); with
+    ``level=None``, of all levels pooled, each image with the GT of the
+    levels it lists.
 
     Returns:
-        tuple[float, float, float]: stats[0:3] (mAP, mAP_50, mAP_75).
+        np.ndarray: ``stats`` (``maxDets=[1, 10, max_dets]``: ``stats[0:3]``
+        the AP at ``max_dets``, ``stats[8]`` the AR at ``max_dets``).
     """
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
+    levels = {im['id']: im['levels'] for im in gt['images']}
     ids = {
         im['id']
-        for im in gt['images'] if level in im['levels'] and (
+        for im in gt['images']
+        if (level in im['levels'] if level else im['levels']) and (
             image_ids is None or im['id'] in image_ids)
     }
     coco_gt = COCO()
@@ -189,7 +198,9 @@ def coco_reference(gt: dict, predictions: dict, level: str, image_ids=None):
         images=[im for im in gt['images'] if im['id'] in ids],
         annotations=[
             dict(a, category_id=1) for a in gt['annotations']
-            if a['level'] == level and a['image_id'] in ids
+            if a['image_id'] in ids and (
+                a['level'] == level if level else a['level'] in levels[
+                    a['image_id']])
         ],
         categories=[dict(id=1, name='object')])
     dets = [
@@ -198,7 +209,7 @@ def coco_reference(gt: dict, predictions: dict, level: str, image_ids=None):
             category_id=1,
             segmentation=m['segmentation'],
             score=m['score']) for m in predictions['masks']
-        if m['level'] == level and m['image_id'] in ids
+        if (level is None or m['level'] == level) and m['image_id'] in ids
     ]
     assert dets, 'loadRes cannot take an empty result list'
     with contextlib.redirect_stdout(io.StringIO()):
@@ -207,10 +218,21 @@ def coco_reference(gt: dict, predictions: dict, level: str, image_ids=None):
         coco_eval = COCOeval(coco_gt, coco_dt, iouType='segm')
         coco_eval.params.useCats = 0
         coco_eval.params.imgIds = sorted(ids)
+        coco_eval.params.maxDets = [1, 10, max_dets]
         coco_eval.evaluate()
         coco_eval.accumulate()
         coco_eval.summarize()
-    return tuple(float(s) for s in coco_eval.stats[:3])
+    return coco_eval.stats
+
+
+def coco_reference(gt: dict, predictions: dict, level: str, image_ids=None):
+    """:func:`coco_eval` of one level at 100 masks per image.
+
+    Returns:
+        tuple[float, float, float]: stats[0:3] (mAP, mAP_50, mAP_75).
+    """
+    stats = coco_eval(gt, predictions, level, image_ids)
+    return tuple(float(s) for s in stats[:3])
 
 
 def write_json(path, obj) -> str:
@@ -227,6 +249,11 @@ def make_dataset():
 @pytest.fixture
 def cocoeval_reference():
     return coco_reference
+
+
+@pytest.fixture
+def cocoeval_stats():
+    return coco_eval
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ model = dict(
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadHierarchicalAnnotations'),
+    dict(type='LoadDrillDownPrompts'),
     dict(type='HierarchicalResize', scale=(64, 64), keep_ratio=True),
     dict(type='SampleTaskPrompt', default_sample_type=0),
     dict(type='PackAIMSInputs'),

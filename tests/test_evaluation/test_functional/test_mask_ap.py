@@ -37,6 +37,23 @@ def test_ap_equals_cocoeval_use_cats_0(seed, make_dataset, cocoeval_reference):
     assert checked >= 2
 
 
+@pytest.mark.parametrize('seed', [0, 1, 2])
+def test_recall_equals_cocoeval(seed, make_dataset, cocoeval_stats):
+    """``{level}_AR@100`` is COCOeval's AR@100 of the level; ``AR@1000``
+    its AR at 1000 masks of all levels pooled, against the GT of the levels
+    each image lists."""
+    gt_dict, preds = make_dataset(seed, num_images=14)
+    metrics = evaluate_federated(
+        FederatedGroundTruth(gt_dict), group_predictions(preds))
+    for level in LEVELS:
+        if any(level in im['levels'] for im in gt_dict['images']):
+            ref = cocoeval_stats(gt_dict, preds, level)[8]
+            assert metrics[f'{level}_AR@100'] == pytest.approx(ref, abs=1e-9)
+    # image 3 has 390 masks: more than 100, fewer than 1000
+    ref = cocoeval_stats(gt_dict, preds, None, max_dets=1000)[8]
+    assert metrics['AR@1000'] == pytest.approx(ref, abs=1e-9)
+
+
 def test_ap_equals_cocoeval_on_tie_heavy_tiny_images(make_dataset,
                                                      cocoeval_reference):
     # 4x5 images: most IoUs collide, so GT and score tie-breaking decide.

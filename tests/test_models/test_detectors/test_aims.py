@@ -12,6 +12,7 @@ from mmengine.config import Config, ConfigDict
 from mmengine.structures import InstanceData, PixelData
 
 from mmaims.registry import MODELS
+from mmaims.structures import decode_rle, encode_mask
 from mmaims.utils import register_all_modules
 
 REPO = osp.dirname(
@@ -310,6 +311,104 @@ def test_predict_prompt_on_cached_features():
     assert not (rel.pred_instances.masks & ~prompt_ori).any()
     # the input samples are left untouched
     assert 'pred_instances' not in samples[0]
+
+
+def _prompt_box(y0, y1, x0, x1, ori=(96, 128)):
+    mask = torch.zeros(ori, dtype=torch.bool)
+    mask[y0:y1, x0:x1] = True
+    return mask
+
+
+def test_predict_prompts_batches_the_prompts_of_one_image():
+    """Prompts run through the decoders several at a time on the image's
+    features give what one prompt at a time gives."""
+    model = build().eval()
+    data = preprocess(model, [_eval_sample()], False)
+    sample = data['data_samples'][0]
+    prompts = [
+        _prompt_box(10, 60, 20, 80),
+        _prompt_box(0, 96, 0, 64),
+        _prompt_box(40, 90, 60, 128)
+    ]
+    with torch.no_grad():
+        feats = model.extract_feat(data['inputs'])
+        one_by_one = [
+            model.predict_prompt(feats, p, 'part', [sample])[0]
+            for p in prompts
+        ]
+        batched = model.predict_prompts(
+            feats, sample, prompts, 'part', batch_size=2)
+    assert len(batched) == 3
+    for single, batch in zip(one_by_one, batched):
+        a, b = single.pred_part_instances, batch.pred_part_instances
+        assert len(a) > 0
+        assert torch.equal(a.masks, b.masks)
+        assert torch.allclose(a.scores, b.scores, atol=1e-6)
+    with pytest.raises(ValueError, match='one image'):
+        model.predict_prompts(
+            (feats[0].expand(2, -1, -1, -1),
+             [m.expand(2, -1, -1, -1) for m in feats[1]]), sample, prompts,
+            'part')
+
+
+def _drill_down_sample():
+    sample = _eval_sample()
+    sample.set_metainfo(
+        dict(drill_down_prompts=[
+            dict(
+                type='entity-part',
+                ann_id=7,
+                prompt_type='one_entity',
+                mask=encode_mask(_prompt_box(10, 60, 20, 80).numpy())),
+            dict(
+                type='relation-entity',
+                ann_id=9,
+                prompt_type='two_entities',
+                mask=encode_mask(_prompt_box(0, 96, 0, 64).numpy())),
+            dict(
+                type='entity-part',
+                ann_id=8,
+                prompt_type='one_entity',
+                mask=encode_mask(_prompt_box(40, 90, 60, 128).numpy())),
+        ]))
+    return sample
+
+
+def test_predict_runs_the_drill_down_prompts_of_a_sample():
+    model = build().eval()
+    data = preprocess(model, [_drill_down_sample(), _eval_sample()], False)
+    with torch.no_grad():
+        results = model(**data, mode='predict')
+        feats = model.extract_feat(data['inputs'][:1])
+        alone = model.predict_prompt(feats, _prompt_box(40, 90, 60, 128),
+                                     'part', data['data_samples'][:1])[0]
+    res = results[0]
+    prompted = res.pred_prompted_instances
+    assert prompted.masks.shape[1:] == (96, 128)
+    assert set(prompted.prompt_index.tolist()) == {0, 1, 2}
+    # each prompt's masks lie inside it; the third prompt's are what the
+    # part decoder gives on it alone
+    for row, entry in enumerate(res.metainfo['drill_down_prompts']):
+        inside = torch.from_numpy(decode_rle(entry['mask']).astype(bool))
+        masks = prompted.masks[prompted.prompt_index == row]
+        assert not (masks & ~inside).any()
+        assert entry['decoder'] == ('part' if entry['type'] == 'entity-part'
+                                    else 'relation')
+        assert entry['level'] == ('part' if entry['type'] == 'entity-part'
+                                  else 'entity')
+    third = prompted.prompt_index == 2
+    assert torch.equal(prompted.masks[third], alone.pred_part_instances.masks)
+    # the one-step prediction is unchanged, the other sample has no prompts
+    assert len(res.pred_instances) > 0
+    assert 'pred_prompted_instances' not in results[1]
+
+
+def test_drill_down_prompts_are_skipped_without_mpe():
+    model = build(mpe=False).eval()
+    data = preprocess(model, [_drill_down_sample()], False)
+    with torch.no_grad():
+        res = model(**data, mode='predict')[0]
+    assert 'pred_prompted_instances' not in res
 
 
 def test_full_prompt_on_cached_features_equals_one_step():
