@@ -103,9 +103,7 @@ class AIMSImageSession:
         Raises:
             ValueError: Unknown decoder, empty prompt.
         """
-        where = f'{self.name}: prompt' + (f' {prompt}' if isinstance(
-            prompt, str) else '')
-        mask = fit_prompt(load_prompt(prompt, where), self.shape, where)
+        mask = self._fit(prompt)
         if prompt_type is None:
             prompt_type = DEFAULT_PROMPT_TYPES.get(decoder)
         with torch.no_grad():
@@ -163,10 +161,31 @@ class AIMSImageSession:
             prompt_list = list(prompts)
         else:
             prompt_list = [prompts]
-        out = []
-        for prompt in prompt_list:
-            sample = self.prompt_sample(prompt, decoder, prompt_type)
-            out.append(sample if return_datasamples else sample_to_result(
-                sample, self.name, self.notes,
-                self.model.prompt_output_levels))
-        return out
+        masks = [
+            torch.from_numpy(self._fit(prompt, index))
+            for index, prompt in enumerate(prompt_list)
+        ]
+        if prompt_type is None:
+            prompt_type = DEFAULT_PROMPT_TYPES.get(decoder)
+        with torch.no_grad():
+            # the prompts go through the decoders together
+            samples = self.model.predict_prompts(
+                self.feats,
+                self.data_sample,
+                masks,
+                decoder,
+                prompt_type=prompt_type)
+        if return_datasamples:
+            return samples
+        return [
+            sample_to_result(sample, self.name, self.notes,
+                             self.model.prompt_output_levels)
+            for sample in samples
+        ]
+
+    def _fit(self, prompt: PromptInput, index: int = 0) -> np.ndarray:
+        """A prompt as a bool mask of the image's size (see
+        :func:`fit_prompt`)."""
+        where = f'{self.name}: prompt' + (f' {prompt}' if isinstance(
+            prompt, str) else f' {index}')
+        return fit_prompt(load_prompt(prompt, where), self.shape, where)

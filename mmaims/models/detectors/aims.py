@@ -411,95 +411,117 @@ class AIMS(BaseDetector):
         """
         feats = self.extract_feat(batch_inputs)
         samples = self.predict_by_feat(feats, batch_data_samples, rescale)
-        if self.with_prompt_encoder:
-            for i, sample in enumerate(samples):
-                if 'drill_down_prompts' in sample.metainfo:
-                    self._predict_drill_down(feats, i, sample, rescale)
+        if self.with_prompt_encoder and any(
+                'drill_down_prompts' in sample.metainfo for sample in samples):
+            self._predict_drill_down(feats, samples, rescale)
         return samples
 
-    def _predict_drill_down(self, feats: Feats, index: int,
-                            data_sample: DetDataSample, rescale: bool) -> None:
-        """Run the sample's ``drill_down_prompts`` and store their output in
-        ``pred_prompted_instances`` (``masks``, ``scores`` and
+    def _predict_drill_down(self, feats: Feats, data_samples: SampleList,
+                            rescale: bool) -> None:
+        """Run the ``drill_down_prompts`` of the samples and store their
+        output in ``pred_prompted_instances`` (``masks``, ``scores`` and
         ``prompt_index``, the row of the prompt in the metainfo list); each
         prompt's metainfo entry gets the ``decoder`` that split it and the
-        ``level`` its masks are."""
-        prompts = [
-            dict(p) for p in data_sample.metainfo['drill_down_prompts']
-        ]
-        image_feats = (feats[0][index:index + 1],
-                       [m[index:index + 1] for m in feats[1]])
-        shape = data_sample.metainfo[
-            'ori_shape' if rescale else 'img_shape'][:2]
+        ``level`` its masks are. The prompts of the whole batch go through
+        the decoders together (:meth:`predict_prompts`), by prompt type."""
         device = feats[0].device
-        results = [_empty_instances(shape, device)]
-        indices = [torch.zeros((0, ), dtype=torch.long, device=device)]
-        for prompt_type in sorted({p['prompt_type'] for p in prompts}):
-            rows = [
-                i for i, p in enumerate(prompts)
-                if p['prompt_type'] == prompt_type
-            ]
-            masks = [
-                torch.from_numpy(decode_rle(prompts[i]['mask'])) for i in rows
-            ]
+        prompts = [[dict(p) for p in s.metainfo.get('drill_down_prompts', [])]
+                   for s in data_samples]
+        # light copies: the prompt samples need the geometry, not the list
+        light = [
+            DetDataSample(metainfo={
+                k: v
+                for k, v in s.metainfo.items() if k != 'drill_down_prompts'
+            }) for s in data_samples
+        ]
+        results = [[] for _ in data_samples]
+        entries = [(i, row, p) for i, image in enumerate(prompts)
+                   for row, p in enumerate(image)]
+        for prompt_type in sorted({p['prompt_type'] for _, _, p in entries}):
+            group = [e for e in entries if e[2]['prompt_type'] == prompt_type]
             outputs = self.predict_prompts(
-                image_feats,
-                data_sample,
-                masks,
+                feats,
+                light,
+                [torch.from_numpy(decode_rle(p['mask'])) for _, _, p in group],
+                image_indices=[i for i, _, _ in group],
                 prompt_type=prompt_type,
                 rescale=rescale)
-            for row, output in zip(rows, outputs):
+            for (i, row, prompt), output in zip(group, outputs):
                 decoder = output.metainfo['task']['decoder']
                 level = self._prompt_output_level(decoder)
-                prompts[row].update(decoder=decoder, level=level)
-                instances = output.get(PRED_FIELDS[level])
-                results.append(instances)
-                indices.append(
-                    torch.full((len(instances), ),
-                               row,
-                               dtype=torch.long,
-                               device=device))
-        prompted = InstanceData()
-        prompted.masks = torch.cat([r.masks for r in results])
-        prompted.scores = torch.cat([r.scores for r in results])
-        prompted.prompt_index = torch.cat(indices)
-        data_sample.set_field(prompted, PROMPTED_FIELD)
-        # the decoder of each prompt and the level its masks are
-        data_sample.set_metainfo(dict(drill_down_prompts=prompts))
+                prompt.update(decoder=decoder, level=level)
+                results[i].append((row, output.get(PRED_FIELDS[level])))
+        for sample, image_prompts, image_results in zip(
+                data_samples, prompts, results):
+            if 'drill_down_prompts' not in sample.metainfo:
+                continue
+            shape = sample.metainfo[
+                'ori_shape' if rescale else 'img_shape'][:2]
+            parts = [_empty_instances(shape, device)
+                     ] + [inst for _, inst in image_results]
+            index = [torch.zeros((0, ), dtype=torch.long, device=device)] + [
+                torch.full((len(inst), ), row, dtype=torch.long, device=device)
+                for row, inst in image_results
+            ]
+            prompted = InstanceData()
+            prompted.masks = torch.cat([p.masks for p in parts])
+            prompted.scores = torch.cat([p.scores for p in parts])
+            prompted.prompt_index = torch.cat(index)
+            sample.set_field(prompted, PROMPTED_FIELD)
+            # the decoder of each prompt and the level its masks are
+            sample.set_metainfo(dict(drill_down_prompts=image_prompts))
 
     def predict_prompts(self,
                         feats: Feats,
-                        data_sample: DetDataSample,
+                        data_samples: Union[DetDataSample, SampleList],
                         prompts: Sequence[PromptLike],
                         decoder: Optional[str] = None,
                         prompt_type: Optional[str] = None,
+                        image_indices: Optional[Sequence[int]] = None,
                         rescale: bool = True,
                         batch_size: Optional[int] = None) -> SampleList:
-        """Prompt inference of many prompts on the features of one image.
+        """Prompt inference of many prompts on cached image features.
 
         The prompts run through the prompt encoder, the decoders and the
-        post-processing ``batch_size`` at a time, on the image features
-        repeated along the batch: the image encoder is not run again.
+        post-processing ``batch_size`` at a time, each on the features of
+        its image: the image encoder is not run again, and prompts of
+        several images share a decoder pass.
 
         Args:
             feats (tuple[Tensor, list[Tensor]]): From :meth:`extract_feat`
-                on a batch of one image.
-            data_sample (DetDataSample): The image's sample (metainfo).
+                on the batch ``data_samples`` describe; not modified.
+            data_samples (DetDataSample | list[DetDataSample]): The images'
+                samples (metainfo); one sample for the features of one
+                image.
             prompts (Sequence): Binary masks, see :meth:`predict_prompt`.
             decoder (str, optional): See :meth:`predict_prompt`.
             prompt_type (str, optional): See :meth:`predict_prompt`.
+            image_indices (Sequence[int], optional): The image (row of
+                ``feats`` and ``data_samples``) of each prompt. May be left
+                out for a batch of one image.
             rescale (bool): Masks at ``ori_shape`` (True) or ``img_shape``.
             batch_size (int, optional): Prompts per decoder pass. Defaults
                 to ``test_cfg['prompt_batch_size']`` (16).
 
         Returns:
-            list[DetDataSample]: One sample per prompt, as
+            list[DetDataSample]: One sample per prompt, in order, as
             :meth:`predict_prompt` returns them.
         """
+        if isinstance(data_samples, DetDataSample):
+            data_samples = [data_samples]
         mask_features, memorys = feats
-        if mask_features.shape[0] != 1:
-            raise ValueError('predict_prompts takes the features of one '
-                             f'image, got a batch of {mask_features.shape[0]}')
+        if mask_features.shape[0] != len(data_samples):
+            raise ValueError(f'{len(data_samples)} data samples for features '
+                             f'of a batch of {mask_features.shape[0]}')
+        if image_indices is None:
+            if len(data_samples) != 1:
+                raise ValueError('predict_prompts on a batch of '
+                                 f'{len(data_samples)} images needs the '
+                                 'image_indices of the prompts')
+            image_indices = [0] * len(prompts)
+        if len(image_indices) != len(prompts):
+            raise ValueError(f'{len(image_indices)} image_indices for '
+                             f'{len(prompts)} prompts')
         if batch_size is None:
             batch_size = int(self.test_cfg.get('prompt_batch_size', 16))
         if batch_size < 1:
@@ -507,14 +529,13 @@ class AIMS(BaseDetector):
                              f'{batch_size}')
         outputs: SampleList = []
         for start in range(0, len(prompts), batch_size):
-            chunk = list(prompts[start:start + batch_size])
-            num = len(chunk)
-            chunk_feats = (mask_features.expand(num, -1, -1, -1),
-                           [m.expand(num, -1, -1, -1) for m in memorys])
+            rows = list(image_indices[start:start + batch_size])
+            index = torch.as_tensor(rows, device=mask_features.device)
+            chunk_feats = (mask_features[index], [m[index] for m in memorys])
             outputs += self.predict_prompt(
                 chunk_feats,
-                chunk,
-                decoder, [data_sample] * num,
+                list(prompts[start:start + batch_size]),
+                decoder, [data_samples[i] for i in rows],
                 prompt_type=prompt_type,
                 rescale=rescale)
         return outputs

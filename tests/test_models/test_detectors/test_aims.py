@@ -344,11 +344,13 @@ def test_predict_prompts_batches_the_prompts_of_one_image():
         assert len(a) > 0
         assert torch.equal(a.masks, b.masks)
         assert torch.allclose(a.scores, b.scores, atol=1e-6)
-    with pytest.raises(ValueError, match='one image'):
-        model.predict_prompts(
-            (feats[0].expand(2, -1, -1, -1),
-             [m.expand(2, -1, -1, -1) for m in feats[1]]), sample, prompts,
-            'part')
+    two_images = (feats[0].expand(2, -1, -1, -1),
+                  [m.expand(2, -1, -1, -1) for m in feats[1]])
+    with pytest.raises(ValueError, match='needs the image_indices'):
+        model.predict_prompts(two_images, [sample, sample], prompts, 'part')
+    with pytest.raises(ValueError, match='1 data samples for features of '
+                       'a batch of 2'):
+        model.predict_prompts(two_images, sample, prompts, 'part')
 
 
 def _drill_down_sample():
