@@ -103,3 +103,45 @@ def test_cli_missing_file_and_bad_gt(files, capsys, dump_json):
     bad_file = dump_json(tmp_path / 'bad_gt.json', bad_gt)
     assert _tool().main([bad_file, pred_file]) == 1
     assert 'image id 1: unknown level "stuff"' in capsys.readouterr().err
+
+
+def test_list_prompts_gives_the_prompts_that_are_scored(files, capsys):
+    """The listed prompts, answered with their own masks, are the prompts
+    the drill-down keys count."""
+    tmp_path, gt, preds, gt_file = files
+    tool = _tool()
+    out = str(tmp_path / 'prompts.json')
+    assert tool.main([gt_file, '--list-prompts', out]) == 0
+    with open(out) as f:
+        prompts = json.load(f)['prompts']
+    assert prompts and len({p['id'] for p in prompts}) == len(prompts)
+    answered = copy.deepcopy(preds)
+    answered['prompts'] = prompts
+    next_id = max(m['id'] for m in preds['masks']) + 1
+    for i, prompt in enumerate(prompts):
+        answered['masks'].append(
+            dict(
+                id=next_id + i,
+                image_id=prompt['image_id'],
+                level='part',
+                segmentation=prompt['segmentation'],
+                score=1.0,
+                prompt_id=prompt['id']))
+    pred_file = str(tmp_path / 'answered.json')
+    with open(pred_file, 'w') as f:
+        json.dump(answered, f)
+    metrics = tool.evaluate_files(gt_file, pred_file, show_progress=False)
+    assert metrics['aims/drill_part_prompts'] + metrics[
+        'aims/drill_entity_prompts'] == len(prompts)
+    assert metrics['aims/drill_part_mAP'] >= 0
+    # the one-step keys ignore the drill-down outputs
+    one_step = evaluate_federated(
+        FederatedGroundTruth(gt), group_predictions(preds))
+    for key, value in one_step.items():
+        assert metrics[f'aims/{key}'] == pytest.approx(value, abs=1e-12)
+
+
+def test_tool_needs_a_prediction_file(files, capsys):
+    _, _, _, gt_file = files
+    assert _tool().main([gt_file]) == 1
+    assert 'give a prediction file' in capsys.readouterr().err

@@ -17,7 +17,10 @@ the ``drill_*`` keys when the file has a ``prompts`` list (a prompt of the
 ground truth without an entry there then counts as an empty output). To
 score another system's drill-down, give it each prompt that
 ``--list-prompts`` writes and store its masks with the prompt's ``type``
-and ``ann_id`` (docs/formats.md section 2).
+and ``ann_id`` (docs/formats.md section 2)::
+
+    python tools/analysis_tools/eval_predictions.py GT.json \
+        --list-prompts prompts.json
 """
 import argparse
 import os.path as osp
@@ -27,7 +30,7 @@ from mmaims.evaluation.functional import (FederatedGroundTruth,
                                           evaluate_federated,
                                           format_metric_table,
                                           group_predictions)
-from mmaims.structures import load_predictions
+from mmaims.structures import DRILL_DOWN_PROMPT_TYPES, load_predictions
 from mmaims.utils.file_io import dump_json
 
 PREFIX = 'aims/'
@@ -39,7 +42,15 @@ def parse_args(argv=None):
     parser.add_argument(
         'gt', help='annotation file (docs/formats.md section 1)')
     parser.add_argument(
-        'pred', help='prediction file (docs/formats.md section 2)')
+        'pred',
+        nargs='?',
+        help='prediction file (docs/formats.md section 2)')
+    parser.add_argument(
+        '--list-prompts',
+        metavar='OUT',
+        help='write the drill-down prompts of GT.json (the "prompts" entries '
+        'of a prediction file, each with its prompt mask as "segmentation") '
+        'to OUT and stop')
     parser.add_argument('--out', help='write the metric dict to this JSON')
     parser.add_argument(
         '--no-drill-down',
@@ -69,8 +80,41 @@ def evaluate_files(gt_file: str,
     return {PREFIX + key: value for key, value in metrics.items()}
 
 
+def list_prompts(gt_file: str) -> list:
+    """The drill-down prompts of an annotation file, as prediction-file
+    ``prompts`` entries with the prompt mask as ``segmentation``."""
+    gt = FederatedGroundTruth.from_file(gt_file)
+    prompts = []
+    for img_id in gt.image_ids:
+        for link_type, by_ann in gt.images[img_id].prompts.items():
+            for ann_id, prompt in by_ann.items():
+                prompts.append(
+                    dict(
+                        id=len(prompts) + 1,
+                        image_id=img_id,
+                        type=link_type,
+                        ann_id=int(ann_id),
+                        prompt_type=DRILL_DOWN_PROMPT_TYPES[link_type],
+                        segmentation=prompt['rle']))
+    return prompts
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.list_prompts:
+        try:
+            prompts = list_prompts(args.gt)
+        except (ValueError, FileNotFoundError) as e:
+            print(f'error: {e}', file=sys.stderr)
+            return 1
+        dump_json(dict(prompts=prompts), args.list_prompts)
+        print(f'{len(prompts)} drill-down prompts written to '
+              f'{args.list_prompts}')
+        return 0
+    if args.pred is None:
+        print('error: give a prediction file (or --list-prompts OUT)',
+              file=sys.stderr)
+        return 1
     try:
         metrics = evaluate_files(args.gt, args.pred, not args.no_progress,
                                  not args.no_drill_down)
