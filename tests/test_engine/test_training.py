@@ -291,3 +291,21 @@ def test_test_tool_drill_down_keys_equal_the_offline_tool(
     for key, value in online.items():
         # the work dir's json rounds to 4 decimals
         assert offline[key] == pytest.approx(value, abs=6e-5), key
+
+
+def test_benchmark_drill_down_runs(tiny_config, tiny_checkpoint):
+    out = run([
+        PY, 'tools/analysis_tools/benchmark_drill_down.py', tiny_config,
+        tiny_checkpoint
+    ])
+    assert 'ratio with drill-down / one-step' in out.stdout
+    assert 'drill-down prompts scored' in out.stdout
+
+
+def test_benchmark_metric_runs_and_checks_equality():
+    out = run([
+        PY, 'tools/analysis_tools/benchmark_metric.py', '--num-images', '6',
+        '--masks-per-level', '6', '--size', '48'
+    ])
+    assert 'ratio mmaims / faster-coco-eval' in out.stdout
+    assert 'MISMATCH' not in out.stdout + out.stderr
