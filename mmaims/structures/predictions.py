@@ -460,22 +460,12 @@ def validate_predictions(predictions: dict,
     masks_out = []
     by_id: Dict[object, dict] = {}
     for index, mask in enumerate(predictions['masks']):
-        if not isinstance(mask, dict):
-            raise ValueError(f'{file_name}: masks[{index}] is not an object')
-        for key in ('id', 'image_id', 'level', 'segmentation', 'score'):
-            if key not in mask:
-                raise ValueError(f'{file_name}: masks[{index}] (id '
-                                 f'{mask.get("id")}) has no "{key}"')
-        where = f'{file_name}: mask id {mask["id"]} (image id ' \
-                f'{mask["image_id"]})'
-        if mask['id'] in by_id:
-            raise ValueError(f'{where}: duplicate mask id')
+        where = _check_entry(mask, f'masks[{index}]', 'mask',
+                             ('id', 'image_id', 'level', 'segmentation',
+                              'score'), by_id, sizes, file_name)
         if mask['level'] not in LEVELS:
             raise ValueError(f'{where}: unknown level "{mask["level"]}"; '
                              f'expected one of {", ".join(LEVELS)}')
-        if sizes is not None and mask['image_id'] not in sizes:
-            raise ValueError(f'{where}: unknown image id {mask["image_id"]} '
-                             '(not in the ground truth)')
         if not _is_score(mask['score']):
             raise ValueError(f'{where}: score must be a finite number, got '
                              f'{mask["score"]!r}')
@@ -541,6 +531,26 @@ def validate_predictions(predictions: dict,
     return dict(predictions, masks=masks_out, links=links)
 
 
+def _check_entry(entry, position: str, kind: str, keys: Sequence[str],
+                 seen: dict, sizes: Optional[dict], file_name: str) -> str:
+    """Check what every mask and prompt entry needs (an object with
+    ``keys``, a new id, a known image id); return its name for messages."""
+    if not isinstance(entry, dict):
+        raise ValueError(f'{file_name}: {position} is not an object')
+    for key in keys:
+        if key not in entry:
+            raise ValueError(f'{file_name}: {position} (id '
+                             f'{entry.get("id")}) has no "{key}"')
+    where = f'{file_name}: {kind} id {entry["id"]} (image id ' \
+            f'{entry["image_id"]})'
+    if entry['id'] in seen:
+        raise ValueError(f'{where}: duplicate {kind} id')
+    if sizes is not None and entry['image_id'] not in sizes:
+        raise ValueError(f'{where}: unknown image id {entry["image_id"]} '
+                         '(not in the ground truth)')
+    return where
+
+
 def _validate_prompts(predictions: dict, sizes: Optional[dict],
                       file_name: str) -> Dict[object, dict]:
     """Check the ``prompts`` list; return it by id."""
@@ -549,24 +559,12 @@ def _validate_prompts(predictions: dict, sizes: Optional[dict],
         raise ValueError(f'{file_name}: "prompts" must be a list')
     by_id: Dict[object, dict] = {}
     for index, prompt in enumerate(prompts):
-        where = f'{file_name}: prompts[{index}]'
-        if not isinstance(prompt, dict):
-            raise ValueError(f'{where} is not an object')
-        for key in ('id', 'image_id', 'type', 'ann_id'):
-            if key not in prompt:
-                raise ValueError(f'{where} (id {prompt.get("id")}) has no '
-                                 f'"{key}"')
-        where = f'{file_name}: prompt id {prompt["id"]} (image id ' \
-                f'{prompt["image_id"]})'
-        if prompt['id'] in by_id:
-            raise ValueError(f'{where}: duplicate prompt id')
+        where = _check_entry(prompt, f'prompts[{index}]', 'prompt',
+                             ('id', 'image_id', 'type', 'ann_id'), by_id,
+                             sizes, file_name)
         if prompt['type'] not in _LINK_LEVELS:
             raise ValueError(f'{where}: unknown type "{prompt["type"]}"; '
                              f'expected one of {", ".join(_LINK_LEVELS)}')
-        if sizes is not None and prompt['image_id'] not in sizes:
-            raise ValueError(f'{where}: unknown image id '
-                             f'{prompt["image_id"]} (not in the ground '
-                             'truth)')
         if not isinstance(prompt['ann_id'], int) or isinstance(
                 prompt['ann_id'], bool):
             raise ValueError(f'{where}: ann_id must be an integer '
