@@ -71,13 +71,24 @@ THING_KINDS = ('car', 'robot', 'table', 'mushroom', 'box')
 PART_KINDS = ('car_body', 'wheel', 'window', 'robot_head', 'robot_torso',
               'robot_arm', 'table_top', 'table_leg', 'mushroom_cap',
               'mushroom_stem')
+#: kinds that only scenes with ``num_rare`` contain (the Table 1 profile,
+#: :mod:`mmaims.datasets.synthetic_table1`): taxonomies smaller than
+#: EntitySeg's leave them unlabeled. A lamp has a pole and a shade.
+RARE_KINDS = ('lamp', 'bush')
+RARE_PART_KINDS = ('lamp_pole', 'lamp_shade')
 CATEGORIES = [
     dict(id=i + 1, name=name, level=level)
     for i, (name, level) in enumerate(
         [(k, ENTITY) for k in STUFF_KINDS + THING_KINDS] +
         [(k, PART) for k in PART_KINDS] + [('on', RELATION)])
 ]
-_CAT_ID = {c['name']: c['id'] for c in CATEGORIES}
+#: :data:`CATEGORIES` and the rare kinds (new ids after the old ones).
+CATEGORIES_WITH_RARE = CATEGORIES + [
+    dict(id=len(CATEGORIES) + i + 1, name=name, level=level)
+    for i, (name, level) in enumerate([(k, ENTITY) for k in RARE_KINDS] +
+                                      [(k, PART) for k in RARE_PART_KINDS])
+]
+_CAT_ID = {c['name']: c['id'] for c in CATEGORIES_WITH_RARE}
 
 # RGB colours. Bodies avoid the blues and greens of the stuff.
 _BODY_PALETTE = np.array([(205, 45, 45), (235, 145, 30), (150, 60, 180),
@@ -95,6 +106,9 @@ _FIXED_COLOURS = {
     'table_top': (160, 100, 45),
     'table_leg': (85, 50, 20),
     'mushroom_stem': (245, 240, 225),
+    'lamp_pole': (70, 70, 80),
+    'lamp_shade': (250, 240, 120),
+    'bush': (40, 120, 60),
 }
 
 
@@ -238,6 +252,20 @@ def _build_thing(kind: str, cx: float, bottom: float, s: float, size: int,
         return _Thing(kind, [('mushroom_stem', stem & ~cap,
                               f['mushroom_stem'], 'flat'),
                              ('mushroom_cap', cap, body, 'dots')], None)
+    if kind == 'lamp':
+        ph, pw = rng.uniform(26, 38) * s, 2.5 * s
+        sw, sh = rng.uniform(9, 13) * s, rng.uniform(6, 8) * s
+        pole = _rect(size, cx - pw / 2, bottom - ph, cx + pw / 2, bottom)
+        shade = _rect(size, cx - sw / 2, bottom - ph - sh, cx + sw / 2,
+                      bottom - ph + 1)
+        return _Thing(kind, [('lamp_pole', pole & ~shade, f['lamp_pole'],
+                              'flat'),
+                             ('lamp_shade', shade, f['lamp_shade'], 'flat')],
+                      None)
+    if kind == 'bush':
+        ax, ay = rng.uniform(9, 16) * s, rng.uniform(6, 10) * s
+        bush = _ellipse(size, cx, bottom - ay, ax, ay)
+        return _Thing(kind, [(None, bush, f['bush'], 'dots')], None)
     # box: a thing without parts
     w, h = rng.uniform(14, 24) * s, rng.uniform(12, 20) * s
     box = _rect(size, cx - w / 2, bottom - h, cx + w / 2, bottom)
@@ -263,7 +291,8 @@ class Scene:
 def generate_scene(rng: np.random.Generator,
                    size: int = 128,
                    num_stacks: Tuple[int, int] = (0, 1),
-                   crowd_prob: float = 0.0) -> Scene:
+                   crowd_prob: float = 0.0,
+                   num_rare: Tuple[int, int] = (0, 0)) -> Scene:
     """Render one random scene.
 
     Args:
@@ -272,6 +301,10 @@ def generate_scene(rng: np.random.Generator,
         num_stacks (tuple[int, int]): Inclusive range of the number of
             "X on Y" stacks. Defaults to (0, 1).
         crowd_prob (float): Probability of a pebble crowd. Defaults to 0.
+        num_rare (tuple[int, int]): Inclusive range of the number of
+            things of :data:`RARE_KINDS`, standing behind the other things.
+            Defaults to (0, 0): none, and the scene is drawn exactly as
+            without this argument.
 
     Returns:
         Scene: The scene.
@@ -312,6 +345,21 @@ def generate_scene(rng: np.random.Generator,
         entities.append(
             dict(kind=kind, region_ids=[rid], iscrowd=kind == 'pebbles',
                  is_thing=False, parts=[], on=None))
+
+    if num_rare[1] > 0:
+        # the rare things draw from a stream of their own
+        rare_rng = np.random.default_rng(int(rng.integers(2**32)))
+        for _ in range(int(rare_rng.integers(num_rare[0], num_rare[1] + 1))):
+            kind = RARE_KINDS[int(rare_rng.integers(len(RARE_KINDS)))]
+            thing = _build_thing(kind,
+                                 rare_rng.uniform(0.1, 0.9) * size,
+                                 rare_rng.uniform(horizon + 10 * s, size - 4),
+                                 s, size, rare_rng)
+            for _, mask, colour, texture in thing.parts:
+                thing.region_ids.append(canvas.paint(mask, colour, texture))
+            entities.append(
+                dict(kind=kind, region_ids=thing.region_ids, iscrowd=False,
+                     is_thing=True, thing=thing, on=None))
 
     # Ground things on distinct x slots: partial occlusions and side
     # contacts, no thing hidden completely.
@@ -374,11 +422,16 @@ def generate_scene(rng: np.random.Generator,
     return Scene(canvas.result(), result)
 
 
-def _paco_region(scene: Scene, chosen: List[int], size: int,
-                 rng: np.random.Generator) -> np.ndarray:
-    """Union of boxes around ``chosen`` grown until it covers a random
-    10-30% of the image, minus the pixels of the other things."""
-    target = rng.uniform(0.1, 0.3)
+def _paco_region(scene: Scene,
+                 chosen: List[int],
+                 size: int,
+                 rng: np.random.Generator,
+                 target: Optional[float] = None) -> np.ndarray:
+    """Union of boxes around ``chosen`` grown until it covers ``target``
+    of the image (default: a random 10-30%), minus the pixels of the other
+    things."""
+    if target is None:
+        target = rng.uniform(0.1, 0.3)
     others = np.zeros((size, size), dtype=bool)
     for i, ent in enumerate(scene.entities):
         if ent['is_thing'] and i not in chosen:

@@ -21,7 +21,9 @@ Columns (paper Sec. 4, federated evaluation): on the part + entity subset
 ``entity_part_AR@100``; on the relation + entity subset (second, default
 ``psg``) ``relation_mAP``, ``entity_mAP``, ``relation_entity_AR@100``, each
 read as ``aims/{source}/{key}`` (``FederatedMetric`` reports keys per
-source when the ground truth has several sources).
+source when the ground truth has several sources). ``--drill-down`` adds
+the drill-down mAP of entity -> parts and relation -> entities and their
+one-step reference (``restricted``) beside the one-step columns.
 
 Example::
 
@@ -49,6 +51,17 @@ COLUMNS = (
     (1, 'relation_mAP', 'AP^R'),
     (1, 'entity_mAP', 'AP^E'),
     (1, 'relation_entity_AR@100', 'AR^RE'),
+)
+
+#: drill-down columns (``--drill-down``; the paper has no such figures):
+#: entity -> parts on the first subset, relation -> entities on the second,
+#: the model's drill-down and the one-step reference restricted to the
+#: prompt (docs/formats.md section 3)
+DRILL_COLUMNS = (
+    (0, 'drill_part_mAP', 'drill AP^P'),
+    (0, 'restricted_part_mAP', 'restricted AP^P'),
+    (1, 'drill_entity_mAP', 'drill AP^E'),
+    (1, 'restricted_entity_mAP', 'restricted AP^E'),
 )
 
 _BASE = (24.5, 53.4, 69.7, 38.9, 40.4, 50.9)
@@ -130,6 +143,10 @@ def parse_args(argv: Optional[Sequence[str]] = None):
         default=['ppp', 'psg'],
         metavar=('PART_ENTITY', 'RELATION_ENTITY'),
         help='source names of the two evaluation subsets')
+    parser.add_argument(
+        '--drill-down',
+        action='store_true',
+        help='add the drill-down columns (drill and restricted mAP)')
     parser.add_argument('--out', help='also write the table to this file')
     return parser.parse_args(argv)
 
@@ -208,21 +225,26 @@ def assign_rows(table: str, runs: Sequence[str]) -> Dict[int, List[str]]:
     return by_row
 
 
-def _cell(values: List[float], paper: float) -> str:
+def _cell(values: List[float], paper: Optional[float]) -> str:
+    bracket = '' if paper is None else f' ({paper:.1f})'
     if not values:
-        return f'- ({paper:.1f})'
+        return '-' + bracket
     values = np.asarray(values) * 100
     text = f'{values.mean():.1f}'
     if len(values) > 1:
         text += f' ± {values.std():.1f}'
-    return f'{text} ({paper:.1f})'
+    return text + bracket
 
 
-def make_table(table: str, by_row: Dict[int, List[str]],
-               sources: Sequence[str]) -> str:
-    """The markdown table: one line per row of the paper's table."""
+def make_table(table: str,
+               by_row: Dict[int, List[str]],
+               sources: Sequence[str],
+               drill_down: bool = False) -> str:
+    """The markdown table: one line per row of the paper's table; with
+    ``drill_down`` the columns of :data:`DRILL_COLUMNS` follow."""
+    columns = list(COLUMNS) + (list(DRILL_COLUMNS) if drill_down else [])
     header = ['row', 'setting', 'config', 'runs'] + [
-        f'{sources[subset]} {title}' for subset, _, title in COLUMNS
+        f'{sources[subset]} {title}' for subset, _, title in columns
     ]
     lines = [
         f'Table {table}: ours (mean ± spread over runs, %) and, in '
@@ -234,7 +256,8 @@ def make_table(table: str, by_row: Dict[int, List[str]],
         files = by_row.get(row, [])
         metrics = [read_metrics(f) for f in files]
         cells = []
-        for (subset, key, _), paper_value in zip(COLUMNS, paper):
+        papers = list(paper) + [None] * (len(columns) - len(paper))
+        for (subset, key, _), paper_value in zip(columns, papers):
             name = f'aims/{sources[subset]}/{key}'
             values = [m[name] for m in metrics if m.get(name, -1) >= 0]
             cells.append(_cell(values, paper_value))
@@ -246,7 +269,7 @@ def make_table(table: str, by_row: Dict[int, List[str]],
 def main(argv: Optional[Sequence[str]] = None) -> str:
     args = parse_args(argv)
     table = make_table(args.table, assign_rows(args.table, args.runs),
-                       args.sources)
+                       args.sources, args.drill_down)
     print(table, end='')
     if args.out:
         with atomic_open(args.out) as f:

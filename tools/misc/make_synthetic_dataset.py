@@ -8,13 +8,21 @@ Example::
 
 writes ``images/{train,val}/*.png`` and ``annotations/{train,val}.json``
 (hierarchical COCO, ``docs/formats.md`` section 1). The same seed
-gives the same bytes.
+gives the same bytes. ``--profile table1`` writes the sources with the
+paper's Table 1 annotation inconsistency instead
+(:mod:`mmaims.datasets.synthetic_table1`, ``docs/data.md``) and prints
+the measured unannotated fraction of each source::
+
+    python tools/misc/make_synthetic_dataset.py data/aims_synthetic_table1 \
+        --profile table1 --num-images 1000 --size 96 --seed 0
 """
 import argparse
 import time
 
 from mmaims.datasets.synthetic import (SOURCES, VAL_SOURCES,
                                        make_synthetic_dataset)
+from mmaims.datasets.synthetic_table1 import (ALL_TABLE1_SOURCES,
+                                              make_table1_dataset)
 
 
 def parse_args() -> argparse.Namespace:
@@ -29,6 +37,13 @@ def parse_args() -> argparse.Namespace:
         default=None,
         help='val images (default: num-images // 5, at least 2)')
     parser.add_argument('--seed', type=int, default=0, help='random seed')
+    parser.add_argument(
+        '--profile',
+        choices=('default', 'table1'),
+        default='default',
+        help='default: the main job\'s four sources; table1: five sources '
+        'with the annotation inconsistency of the paper\'s Table 1 '
+        '(--train-sources / --val-sources do not apply)')
     parser.add_argument(
         '--size', type=int, default=128, help='image side in pixels')
     parser.add_argument(
@@ -53,6 +68,22 @@ def main() -> None:
     if args.num_images < 0 or (args.num_val is not None and args.num_val < 0):
         raise SystemExit('--num-images and --num-val must be >= 0')
     start = time.time()
+    if args.profile == 'table1':
+        paths = make_table1_dataset(
+            args.out_dir,
+            num_images=args.num_images,
+            num_val=args.num_val,
+            seed=args.seed,
+            size=args.size,
+            progress=not args.no_progress)
+        print('\nunannotated fraction per source (measured / Table 1):')
+        for source, value in paths['unannotated'].items():
+            target = 1 - ALL_TABLE1_SOURCES[source].annotated
+            print(f'  {source:14s} {100 * value:5.1f} % / '
+                  f'{100 * target:5.1f} %')
+        print(f'wrote {paths["train"]} and {paths["val"]} '
+              f'in {time.time() - start:.1f} s')
+        return
     paths = make_synthetic_dataset(
         args.out_dir,
         num_images=args.num_images,
