@@ -260,10 +260,9 @@ class AIMSInferencer(BaseInferencer):
         items, skipped = [], []
         for index, source in enumerate(inputs):
             if isinstance(source, str) and osp.isdir(source):
-                images, others = list_image_folder(source)
+                images, folder_skipped = list_image_folder(source)
                 items.extend((path, path) for path in images)
-                skipped.extend(f'{path}: not an image file extension, skipped'
-                               for path in others)
+                skipped.extend(folder_skipped)
             elif isinstance(source, str):
                 items.append((source, source))
             else:

@@ -27,26 +27,31 @@ class ImageLoadError(ValueError):
 
 
 def list_image_folder(folder: str) -> Tuple[List[str], List[str]]:
-    """Files of a folder (not recursive), split by extension.
+    """Entries of a folder (not recursive): images, and what is skipped.
 
     Args:
         folder (str): Directory path.
 
     Returns:
-        tuple[list[str], list[str]]: Sorted paths with an image extension
-        (:data:`IMG_EXTENSIONS`, case-insensitive) and sorted paths of the
-        other files, which the caller reports as skipped.
+        tuple[list[str], list[str]]: Sorted paths of the files with an
+        image extension (:data:`IMG_EXTENSIONS`, case-insensitive), and one
+        line per other entry, which the caller reports as skipped: files
+        with another extension, and sub-folders (not searched; give them
+        as inputs of their own).
     """
-    images, others = [], []
+    images, skipped = [], []
     for name in sorted(os.listdir(folder)):
         path = osp.join(folder, name)
-        if not osp.isfile(path):
-            continue
-        if name.lower().endswith(IMG_EXTENSIONS):
+        if osp.isdir(path):
+            skipped.append(f'{path}: a sub-folder, not searched (give it as '
+                           'an input of its own), skipped')
+        elif not osp.isfile(path):
+            skipped.append(f'{path}: not a regular file, skipped')
+        elif name.lower().endswith(IMG_EXTENSIONS):
             images.append(path)
         else:
-            others.append(path)
-    return images, others
+            skipped.append(f'{path}: not an image file extension, skipped')
+    return images, skipped
 
 
 def _to_bgr(img: np.ndarray, where: str) -> Tuple[np.ndarray, List[str]]:

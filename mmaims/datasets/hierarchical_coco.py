@@ -7,6 +7,7 @@ whose ``images[]`` carry ``levels``, ``source`` and an optional
 (parts) and ``entity_ids`` (relations).
 """
 import os.path as osp
+import logging
 from collections import Counter
 from typing import List
 
@@ -102,6 +103,8 @@ class HierarchicalCocoDataset(BaseDetDataset):
             show_progress=True)
         self._skipped = Counter()
         self._bbox_fixed = 0
+        self._empty_levels = Counter()
+        self._empty_level_example = {}
         data_list = [self.parse_data_info(record) for record in records]
         self._log_load_summary(len(data_list))
         return data_list
@@ -172,6 +175,11 @@ class HierarchicalCocoDataset(BaseDetDataset):
                 continue
             kept.append(inst)
 
+        present = {inst['level'] for inst in kept}
+        for level in record.levels:
+            if level not in present:
+                self._empty_levels[level] += 1
+                self._empty_level_example.setdefault(level, record.id)
         return dict(
             img_id=record.id,
             img_path=img_path,
@@ -190,6 +198,15 @@ class HierarchicalCocoDataset(BaseDetDataset):
         for reason, count in sorted(self._skipped.items()):
             parts.append(f'skipped {count}: {reason}')
         print_log('; '.join(parts), logger='current')
+        for level, count in sorted(self._empty_levels.items()):
+            print_log(
+                f'{self.ann_file}: {count} images list "{level}" in their '
+                f'levels but have no {level} annotation (e.g. image id '
+                f'{self._empty_level_example[level]}): for them the level '
+                f'is claimed exhaustive and empty, so every {level} '
+                'predicted there counts as wrong; check that this is meant',
+                logger='current',
+                level=logging.WARNING)
 
     # ------------------------------------------------------------------
     # filtering

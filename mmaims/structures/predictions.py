@@ -471,6 +471,7 @@ def validate_predictions(predictions: dict,
                              f'{mask["score"]!r}')
         prompt_id = mask.get('prompt_id')
         if prompt_id is not None:
+            _check_int(prompt_id, 'prompt_id', where)
             if prompt_id not in prompts:
                 raise ValueError(f'{where}: prompt_id {prompt_id!r} is not '
                                  'the id of an entry of "prompts"')
@@ -500,6 +501,8 @@ def validate_predictions(predictions: dict,
         for key in ('image_id', 'type', 'parent_id', 'child_id', 'score'):
             if key not in link:
                 raise ValueError(f'{where} has no "{key}"')
+        for key in ('image_id', 'parent_id', 'child_id'):
+            _check_int(link[key], key, where)
         where += f' (image id {link["image_id"]})'
         if link['type'] not in _LINK_LEVELS:
             raise ValueError(f'{where}: wrong link type "{link["type"]}"; '
@@ -531,6 +534,14 @@ def validate_predictions(predictions: dict,
     return dict(predictions, masks=masks_out, links=links)
 
 
+def _check_int(value, key: str, where: str) -> None:
+    """Ids are JSON integers: ``"9"`` and ``9`` are not the same image, so
+    a string id is an error rather than a silent mismatch."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f'{where}: {key} must be an integer, got '
+                         f'{value!r} ({type(value).__name__})')
+
+
 def _check_entry(entry, position: str, kind: str, keys: Sequence[str],
                  seen: dict, sizes: Optional[dict], file_name: str) -> str:
     """Check what every mask and prompt entry needs (an object with
@@ -541,6 +552,8 @@ def _check_entry(entry, position: str, kind: str, keys: Sequence[str],
         if key not in entry:
             raise ValueError(f'{file_name}: {position} (id '
                              f'{entry.get("id")}) has no "{key}"')
+    for key in ('id', 'image_id'):
+        _check_int(entry[key], key, f'{file_name}: {position}')
     where = f'{file_name}: {kind} id {entry["id"]} (image id ' \
             f'{entry["image_id"]})'
     if entry['id'] in seen:
@@ -565,10 +578,7 @@ def _validate_prompts(predictions: dict, sizes: Optional[dict],
         if prompt['type'] not in _LINK_LEVELS:
             raise ValueError(f'{where}: unknown type "{prompt["type"]}"; '
                              f'expected one of {", ".join(_LINK_LEVELS)}')
-        if not isinstance(prompt['ann_id'], int) or isinstance(
-                prompt['ann_id'], bool):
-            raise ValueError(f'{where}: ann_id must be an integer '
-                             f'annotation id, got {prompt["ann_id"]!r}')
+        _check_int(prompt['ann_id'], 'ann_id', where)
         by_id[prompt['id']] = prompt
     return by_id
 

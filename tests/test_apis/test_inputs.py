@@ -57,11 +57,22 @@ def test_unreadable_images():
         load_image(3)
 
 
-def test_list_image_folder():
-    images, others = list_image_folder(IMAGES)
+def test_list_image_folder(tmp_path):
+    images, skipped = list_image_folder(IMAGES)
     assert [osp.basename(p) for p in images
             ] == ['broken.png', 'good.png', 'gray.png', 'rgba.png']
-    assert [osp.basename(p) for p in others] == ['notes.txt']
+    assert skipped == [
+        osp.join(IMAGES, 'notes.txt') +
+        ': not an image file extension, skipped'
+    ]
+    # a sub-folder is named among the skipped entries, not dropped unseen
+    (tmp_path / 'a.png').write_bytes(b'')
+    (tmp_path / 'more').mkdir()
+    (tmp_path / 'more' / 'b.png').write_bytes(b'')
+    images, skipped = list_image_folder(str(tmp_path))
+    assert images == [str(tmp_path / 'a.png')]
+    assert len(skipped) == 1
+    assert skipped[0].startswith(str(tmp_path / 'more') + ': a sub-folder')
 
 
 def test_load_prompt():

@@ -85,6 +85,30 @@ def _ann(doc, ann_id):
     return next(a for a in doc['annotations'] if a['id'] == ann_id)
 
 
+def test_listed_level_without_annotation_is_warned(tmp_path, hier_data_dir,
+                                                   capsys):
+    doc = _base_doc(hier_data_dir)
+    image = doc['images'][0]
+    parts = {
+        a['id']
+        for a in doc['annotations']
+        if a['image_id'] == image['id'] and a['level'] == 'part'
+    }
+    assert parts and 'part' in image['levels']
+    doc['annotations'] = [
+        a for a in doc['annotations'] if a['id'] not in parts
+    ]
+    path = _write(tmp_path, doc, hier_data_dir)
+    HierarchicalCocoDataset(
+        ann_file=path,
+        data_prefix=dict(img=osp.join(hier_data_dir, 'images')),
+        pipeline=[])
+    captured = capsys.readouterr()
+    out = captured.out + captured.err
+    assert f'1 images list "part" in their levels but have no part ' \
+        f'annotation (e.g. image id {image["id"]})' in out
+
+
 def test_error_dangling_entity_id(tmp_path, hier_data_dir):
     doc = _base_doc(hier_data_dir)
     _ann(doc, 20)['entity_id'] = 999

@@ -78,6 +78,13 @@ def test_cli_writes_metrics(files):
      'wrong link type "part-relation"'),
     (lambda p: p['links'][0].update(parent_id=p['links'][0]['child_id']),
      'wrong link type: a "'),
+    # "9" is not image 9, "62" is not mask 62: string ids are errors
+    (lambda p: p['masks'][0].update(image_id=str(p['masks'][0]['image_id'])),
+     "masks[0]: image_id must be an integer, got '"),
+    (lambda p: p['masks'][0].update(id=str(p['masks'][0]['id'])),
+     "masks[0]: id must be an integer, got '"),
+    (lambda p: p['links'][0].update(parent_id=str(p['links'][0]['parent_id'])),
+     "links[0]: parent_id must be an integer, got '"),
 ])
 def test_cli_errors_name_the_problem(files, edit, message, capsys):
     tmp_path, _, preds, gt_file = files

@@ -310,18 +310,22 @@ def convert_ppp_label(path: str,
                     iscrowd=1,
                     entity_id=entity_local[key],
                     category_id=key[1]))
-    report.stat('part_ignore_regions', num_crowd_parts)
+    # the ignore regions are part annotations of the file too: a unit of
+    # their own, so kept parts + kept ignore regions = parts written
+    report.read('part_ignore_regions', num_crowd_parts)
 
     if not any(kind != 'crowd' for kind, _, _ in entity_local):
         report.skip('images', 'no_entity')
         report.skip('uids', 'image_skipped', num_used_uids)
         report.skip('entities', 'image_skipped', len(entity_local))
         report.skip('parts', 'image_skipped', len(part_uids))
+        report.skip('part_ignore_regions', 'image_skipped', num_crowd_parts)
         return None, [], report
     report.keep('images')
     report.keep('uids', num_used_uids)
     report.keep('entities', len(entity_local))
     report.keep('parts', len(part_uids))
+    report.keep('part_ignore_regions', num_crowd_parts)
     report.stat('crowd_entities',
                 sum(kind == 'crowd' for kind, _, _ in entity_local))
     invalid = np.isin(label, invalid_values) if invalid_values else None

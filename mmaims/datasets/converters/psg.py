@@ -101,7 +101,11 @@ def convert_psg_record(record: dict,
     except (TypeError, ValueError):
         raise ConversionError(
             f'{where}: image_id is not a number string; PSG ids are')
-    relations = record.get('relations', [])
+    relations = record.get('relations')
+    if relations is None:
+        # counted (stat and note): a PSG record always has the key, so its
+        # absence points at another format or an edit
+        relations = []
     if not isinstance(test_image_ids, (set, frozenset)):
         test_image_ids = set(test_image_ids)
     split = 'test' if str(record['image_id']) in test_image_ids else 'train'
@@ -123,6 +127,8 @@ def convert_psg_record(record: dict,
             source_split=split),
         where=where)
     report.read('relations', len(relations))
+    if 'relations' not in record:
+        report.stat('records_without_relations')
     if img is None:
         report.skip('relations', 'image_skipped', len(relations))
         return None, [], report
@@ -312,5 +318,10 @@ def convert_psg(psg_file: str,
         report.merge(part_report)
         if img is not None:
             writer.add(img, anns)
+    missing = report.stats.get('records_without_relations', 0)
+    if missing:
+        report.note(f'{missing} records have no "relations" key (a PSG '
+                    'record always has one); they were converted without '
+                    'relations')
     writer.close(report)
     return report

@@ -21,6 +21,10 @@ class LoadHierarchicalAnnotations(BaseTransform):
     :mod:`mmaims.datasets.transforms.hierarchy`). Links become row indices
     into the entity arrays.
 
+    When the image is loaded first (``LoadImageFromFile``), its size must
+    be the record's ``height`` x ``width``; else a ``ValueError`` names the
+    image id and file.
+
     Required Keys:
 
     - height, width
@@ -63,6 +67,16 @@ class LoadHierarchicalAnnotations(BaseTransform):
             dict: The result dict with the added keys.
         """
         h, w = results['height'], results['width']
+        img = results.get('img')
+        if img is not None and tuple(img.shape[:2]) != (h, w):
+            # the masks are decoded at the record's size: on another image
+            # size they would be shifted or cut without a word
+            raise ValueError(
+                f'image id {results.get("img_id")} '
+                f'({results.get("img_path")}): the image file is '
+                f'{img.shape[0]} x {img.shape[1]} (h x w) but its record '
+                f'says {h} x {w}; fix the annotation file (tools/misc/'
+                'check_dataset.py lists every such image)')
         by_level = {level: [] for level in LEVELS}
         for inst in results.get('instances', []):
             by_level[inst['level']].append(inst)

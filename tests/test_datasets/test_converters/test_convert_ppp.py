@@ -50,7 +50,11 @@ def test_convert_ppp_fixture(tmp_path):
         skipped=dict(unlabeled=1, invalid_uid=2, instance_id_on_stuff=1))
     assert counts['entities'] == dict(read=10, kept=10, skipped={})
     assert counts['parts'] == dict(read=10, kept=10, skipped={})
-    assert report.stats['part_ignore_regions'] == 7
+    assert counts['part_ignore_regions'] == dict(read=7, kept=7, skipped={})
+    # what the report keeps is what the file holds
+    num_parts = sum(a['level'] == 'part' for a in data['annotations'])
+    assert num_parts == counts['parts']['kept'] + counts[
+        'part_ignore_regions']['kept']
     assert report.stats['crowd_entities'] == 1
     label = _label()
     assert report.stats['invalid_uid_pixels'] == np.isin(

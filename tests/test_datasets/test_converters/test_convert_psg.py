@@ -188,6 +188,16 @@ def test_bad_input_errors(tmp_path, case, match):
         convert_psg(str(path), SAMPLE, str(tmp_path / 'o.json'))
 
 
+def test_record_without_relations_key_is_counted(tmp_path):
+    data = json.load(open(PSG))
+    del data['data'][0]['relations']
+    path = tmp_path / 'no_rel.json'
+    json.dump(data, open(path, 'w'))
+    report = convert_psg(str(path), SAMPLE, _out(tmp_path))
+    assert report.stats['records_without_relations'] == 1
+    assert any('no "relations" key' in note for note in report.notes)
+
+
 def test_unknown_predicate_name_is_an_error(tmp_path):
     with pytest.raises(ConversionError, match="unknown predicate.*'hugging'"):
         convert_psg(PSG, SAMPLE, _out(tmp_path), predicates=['hugging'])

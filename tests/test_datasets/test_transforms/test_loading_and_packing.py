@@ -1,5 +1,6 @@
 # Copyright (c) mmaims contributors. All rights reserved.
 import numpy as np
+import pytest
 import torch
 from hier_helpers import H, W, assert_links_consistent, toy_masks
 from mmdet.structures import DetDataSample
@@ -29,6 +30,18 @@ def test_load_all_levels(toy_results):
     assert results['valid_region'].dtype == bool
     assert results['valid_region'].all()
     assert_links_consistent(results)
+
+
+def test_image_of_another_size_than_its_record_is_an_error(toy_info):
+    info = toy_info()
+    info.update(img_id=7, img_path='x/7.png')
+    info['img'] = np.zeros((H + 2, W, 3), np.uint8)
+    with pytest.raises(ValueError, match=r'image id 7 \(x/7.png\): the image '
+                       rf'file is {H + 2} x {W} \(h x w\) but its record says '
+                       rf'{H} x {W}'):
+        LoadHierarchicalAnnotations()(info)
+    info['img'] = np.zeros((H, W, 3), np.uint8)
+    assert LoadHierarchicalAnnotations()(info)['gt_masks'].height == H
 
 
 def test_load_valid_region_and_subset_of_levels(toy_info):

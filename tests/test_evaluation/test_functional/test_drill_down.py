@@ -241,7 +241,8 @@ def test_prediction_file_with_prompts():
 @pytest.mark.parametrize('edit, message', [
     (lambda p: p['prompts'][0].update(type='part-entity'),
      'unknown type "part-entity"'),
-    (lambda p: p['prompts'][0].update(ann_id='10'), 'ann_id must be'),
+    (lambda p: p['prompts'][0].update(ann_id='10'),
+     "ann_id must be an integer, got '10'"),
     (lambda p: p['prompts'].append(dict(p['prompts'][0])),
      'duplicate prompt id'),
     (lambda p: p['masks'][0].update(prompt_id=7), 'prompt_id 7 is not'),
