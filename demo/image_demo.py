@@ -10,6 +10,8 @@ Prompt inference (split the region of a mask with one decoder)::
 
     python demo/image_demo.py photo.jpg CONFIG --weights CKPT \
         --prompt car_mask.png --prompt-decoder part --out-dir out
+    python demo/image_demo.py photo.jpg CONFIG --weights CKPT \
+        --prompt-box 40 60 180 150 --prompt-decoder part --out-dir out
 
 For each image ``NAME`` it writes ``OUT/preds/NAME.json`` (prediction file,
 docs formats section 2), ``OUT/vis/NAME.png`` (all levels with links),
@@ -46,10 +48,18 @@ def parse_args(argv: Optional[List[str]] = None):
         nargs='+',
         choices=LEVELS,
         help='levels to output (default: all three)')
-    parser.add_argument(
+    prompt = parser.add_mutually_exclusive_group()
+    prompt.add_argument(
         '--prompt',
         help='binary mask (PNG, non-zero = inside) for prompt inference; '
         'resized (with a warning) when its size differs from the image')
+    prompt.add_argument(
+        '--prompt-box',
+        nargs=4,
+        type=float,
+        metavar=('X1', 'Y1', 'X2', 'Y2'),
+        help='a box in pixels of the image as the prompt, instead of a '
+        'mask')
     parser.add_argument(
         '--prompt-decoder',
         choices=LEVELS,
@@ -80,8 +90,11 @@ def parse_args(argv: Optional[List[str]] = None):
     parser.add_argument(
         '--no-save-pred', action='store_true', help='do not write JSON files')
     args = parser.parse_args(argv)
+    if args.prompt_box is not None:
+        args.prompt = tuple(args.prompt_box)
     if args.prompt is None and (args.prompt_decoder or args.prompt_type):
-        parser.error('--prompt-decoder / --prompt-type need --prompt')
+        parser.error('--prompt-decoder / --prompt-type need --prompt or '
+                     '--prompt-box')
     if args.prompt is not None and args.levels is not None:
         parser.error('--levels applies to one-step inference; under a '
                      'prompt the output level is the decoder\'s')

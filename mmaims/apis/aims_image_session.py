@@ -10,7 +10,7 @@ from mmengine.structures import PixelData
 
 from mmaims.structures.prompt_geometry import fit_prompt
 from mmaims.structures.tasks import DEFAULT_PROMPT_TYPES
-from .inputs import PromptInput, load_prompt
+from .inputs import PromptInput, is_box, load_prompt
 from .outputs import (check_decoder, check_levels, filter_levels,
                       sample_to_result)
 
@@ -88,8 +88,10 @@ class AIMSImageSession:
         """Prompt inference of one mask on the cached features.
 
         Args:
-            prompt (str | np.ndarray): Binary mask (PNG path or array) on
-                the original image; another size is resized with a warning.
+            prompt (str | np.ndarray | Sequence[float]): Binary mask (PNG
+                path or array) on the original image (another size is
+                resized with a warning), or a box ``(x1, y1, x2, y2)`` in
+                its pixels.
             decoder (str): ``'part'``, ``'entity'`` or ``'relation'``.
             prompt_type (str, optional): Recorded in the sample's ``task``;
                 defaults to
@@ -145,7 +147,8 @@ class AIMSImageSession:
         """Prompt inference of one or several masks on the cached features.
 
         Args:
-            prompts (str | np.ndarray | list): One mask or a list of masks.
+            prompts (str | np.ndarray | Sequence[float] | list): One mask
+                or box, or a list of them.
             decoder (str): ``'part'`` (split an entity into parts),
                 ``'relation'`` (split two touching entities) or
                 ``'entity'`` (split a region into entities).
@@ -157,7 +160,7 @@ class AIMSImageSession:
             ``prompt`` (``decoder``, ``prompt_type``, ``level``).
         """
         check_decoder(decoder, self.model)
-        if isinstance(prompts, (list, tuple)):
+        if isinstance(prompts, (list, tuple)) and not is_box(prompts):
             prompt_list = list(prompts)
         else:
             prompt_list = [prompts]

@@ -28,8 +28,8 @@ from mmaims.structures.tasks import DEFAULT_PROMPT_TYPES
 from mmaims.utils import (dump_json, register_all_modules,
                           register_safe_checkpoint_loader)
 from .aims_image_session import AIMSImageSession
-from .inputs import (ImageInput, PromptInput, list_image_folder, load_image,
-                     load_prompt)
+from .inputs import (ImageInput, PromptInput, is_box, list_image_folder,
+                     load_image, load_prompt)
 from .outputs import (check_decoder, check_levels, filter_levels,
                       sample_to_result)
 
@@ -321,7 +321,7 @@ class AIMSInferencer(BaseInferencer):
         """One bool mask per image (a single prompt serves every image)."""
         if prompt is None:
             return None
-        if isinstance(prompt, (list, tuple)):
+        if isinstance(prompt, (list, tuple)) and not is_box(prompt):
             if len(prompt) != num_images:
                 raise ValueError(f'{len(prompt)} prompts for {num_images} '
                                  'images; give one prompt, or one per image')
@@ -361,8 +361,7 @@ class AIMSInferencer(BaseInferencer):
         the inferencer."""
         return AIMSImageSession(self.model,
                                 self.collate_fn([loaded['packed']]),
-                                loaded['img'], loaded['name'],
-                                loaded['notes'])
+                                loaded['img'], loaded['name'], loaded['notes'])
 
     def prompt(self,
                image: Union[ImageInput, AIMSImageSession],
@@ -375,7 +374,8 @@ class AIMSInferencer(BaseInferencer):
         Args:
             image (str | np.ndarray | AIMSImageSession): The image, or a
                 session of it (to reuse its features across calls).
-            prompts (str | np.ndarray | list): Mask(s), PNG paths or arrays.
+            prompts (str | np.ndarray | Sequence[float] | list): Mask(s),
+                PNG paths, arrays or boxes ``(x1, y1, x2, y2)``.
             decoder (str): ``'part'``, ``'entity'`` or ``'relation'``.
             prompt_type (str, optional): Recorded in the result.
             return_datasamples (bool): Return ``DetDataSample`` s.
@@ -412,7 +412,8 @@ class AIMSInferencer(BaseInferencer):
                 BGRA are converted with a warning) or a list of those.
             levels (Sequence[str], optional): Levels to return, a subset of
                 ``('part', 'entity', 'relation')``. Defaults to all.
-            prompt (str | np.ndarray | list, optional): A binary mask (PNG
+            prompt (str | np.ndarray | Sequence[float] | list, optional):
+                A box ``(x1, y1, x2, y2)`` or a binary mask (PNG
                 path or array) for prompt inference (drill-down), or one per
                 image. A mask of another size than its image is resized with
                 a warning; an empty mask is an error.
@@ -742,9 +743,8 @@ class AIMSInferencer(BaseInferencer):
         out_dir = '' if no_save_pred else pred_out_dir
         if out_dir:
             for pred in preds:
-                dump_json(
-                    pred['prediction'],
-                    osp.join(out_dir, 'preds', f'{pred["name"]}.json'))
+                dump_json(pred['prediction'],
+                          osp.join(out_dir, 'preds', f'{pred["name"]}.json'))
                 dump_json(
                     pred['hierarchy'],
                     osp.join(out_dir, 'hierarchy', f'{pred["name"]}.json'))

@@ -6,20 +6,23 @@ an unreadable image raises :class:`ImageLoadError`; an image that is read
 but converted (grayscale, RGBA, 16-bit) comes back with a note that says
 what was done, and the inferencer emits it as a warning.
 """
+import numbers
 import os
 import os.path as osp
-from typing import List, Optional, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import cv2
 import mmcv
 import numpy as np
 from mmengine.fileio import get
 
+from mmaims.structures.prompt_geometry import BoxPrompt
+
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
                   '.tiff', '.webp')
 
 ImageInput = Union[str, np.ndarray]
-PromptInput = Union[str, np.ndarray]
+PromptInput = Union[str, np.ndarray, Sequence[float]]
 
 
 class ImageLoadError(ValueError):
@@ -134,25 +137,46 @@ def load_image(
                          f'numpy array, got {type(source).__name__}')
 
 
+def is_box(source) -> bool:
+    """Whether a prompt input is a box: four numbers ``(x1, y1, x2, y2)``
+    (a tuple or list, or a :class:`BoxPrompt`)."""
+    if isinstance(source, BoxPrompt):
+        return True
+    return isinstance(source, (list, tuple)) and len(source) == 4 and all(
+        isinstance(v, numbers.Real) and not isinstance(v, bool)
+        for v in source)
+
+
 def load_prompt(source: PromptInput,
-                where: Optional[str] = None) -> np.ndarray:
-    """Read a binary mask prompt (array or image file).
+                where: Optional[str] = None) -> Union[np.ndarray, BoxPrompt]:
+    """Read a prompt: a binary mask (array or image file) or a box.
 
     A pixel is in the prompt when it is non-zero; for a colour PNG when any
     colour channel is non-zero, for a PNG with a varying alpha channel when
-    its alpha is non-zero (a mask painted on a transparent layer).
+    its alpha is non-zero (a mask painted on a transparent layer). A box
+    ``(x1, y1, x2, y2)`` in pixels of the original image is returned as a
+    :class:`BoxPrompt`, made a mask once the image size is known
+    (:func:`fit_prompt`).
 
     Args:
-        source (str | np.ndarray): Mask file or ``h x w`` (or ``1 x h x
-            w``, ``h x w x 1``) array.
+        source (str | np.ndarray | Sequence[float]): Mask file, ``h x w``
+            (or ``1 x h x w``, ``h x w x 1``) array, or box.
         where (str, optional): Name of the prompt in messages.
 
     Returns:
-        np.ndarray: ``h x w`` bool mask.
+        np.ndarray | BoxPrompt: ``h x w`` bool mask, or the box.
 
     Raises:
-        ValueError: Unreadable file, bad shape, or an empty prompt.
+        ValueError: Unreadable file, bad shape, an empty prompt, or a box
+            with ``x2 <= x1`` or ``y2 <= y1``.
     """
+    if is_box(source):
+        box = BoxPrompt(*[float(v) for v in source])
+        if not (box.x1 < box.x2 and box.y1 < box.y2):
+            raise ValueError(f'{where or "box prompt"}: a box is (x1, y1, '
+                             f'x2, y2) with x1 < x2 and y1 < y2, got '
+                             f'{tuple(source)}')
+        return box
     if isinstance(source, str):
         where = where or f'prompt {source}'
         if not osp.isfile(source):

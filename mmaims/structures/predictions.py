@@ -21,7 +21,8 @@ from .mask import to_rle
 
 _LINK_LEVELS = {name: (parent, child) for name, parent, child in LINK_TYPES}
 #: keys of a drill-down prompt entry besides ``id`` and ``image_id``
-PROMPT_KEYS = ('type', 'ann_id', 'prompt_type', 'decoder', 'level')
+PROMPT_KEYS = ('type', 'ann_id', 'prompt_type', 'decoder', 'level',
+               'perturbation')
 
 
 def _get(obj, key: str, default=None):
@@ -290,6 +291,9 @@ def samples_to_predictions(data_samples: Sequence, start_id: int = 1) -> dict:
                         key: output['prompt'][key]
                         for key in PROMPT_KEYS if key in output['prompt']
                     }))
+            if output['prompt'].get('perturbation'):
+                # a rough prompt: the file says what the model was given
+                prompts[-1]['segmentation'] = output['prompt']['mask']
             for rle, score in zip(output['rles'], output['scores'].tolist()):
                 masks.append(
                     dict(
@@ -531,7 +535,10 @@ def validate_predictions(predictions: dict,
             if target['image_id'] != link['image_id']:
                 raise ValueError(f'{where}: {role} {link[role]} is a mask of '
                                  f'image id {target["image_id"]}')
-    return dict(predictions, masks=masks_out, links=links)
+    out = dict(predictions, masks=masks_out, links=links)
+    if 'prompts' in predictions:
+        out['prompts'] = list(prompts.values())
+    return out
 
 
 def _check_int(value, key: str, where: str) -> None:
@@ -579,6 +586,19 @@ def _validate_prompts(predictions: dict, sizes: Optional[dict],
             raise ValueError(f'{where}: unknown type "{prompt["type"]}"; '
                              f'expected one of {", ".join(_LINK_LEVELS)}')
         _check_int(prompt['ann_id'], 'ann_id', where)
+        segm = prompt.get('segmentation')
+        if segm is not None:
+            # the (rough) prompt the system was given
+            if not isinstance(segm, dict):
+                raise ValueError(f'{where}: a prompt segmentation must be '
+                                 'an RLE')
+            if sizes is not None:
+                _check_size(segm, sizes[prompt['image_id']], where)
+            try:
+                segm = to_rle(segm, *segm.get('size', (None, None)))
+            except Exception as e:
+                raise ValueError(f'{where}: bad segmentation: {e}') from e
+            prompt = dict(prompt, segmentation=segm)
         by_id[prompt['id']] = prompt
     return by_id
 

@@ -15,7 +15,7 @@ prompt at the mask-logit size. Every conversion is here:
   size (the post-processor's clipping to the prompt).
 """
 import warnings
-from typing import Sequence, Tuple, Union
+from typing import NamedTuple, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -26,13 +26,54 @@ from torch import Tensor
 
 PromptLike = Union[Tensor, np.ndarray, BitmapMasks]
 
+#: A mask is "inside" a prompt when at least this fraction of it is: the
+#: one-step reference of drill-down evaluation and the post-processor's
+#: ``prompt_clip='inside'`` both use it.
+INSIDE_FRACTION = 0.5
 
-def fit_prompt(prompt: np.ndarray, shape: Sequence[int],
+
+class BoxPrompt(NamedTuple):
+    """A box drawn on the original image, ``(x1, y1, x2, y2)`` in pixels
+    (x to the right, y down, ``x2`` and ``y2`` exclusive, as mmdet's xyxy
+    boxes). As a prompt it is the mask of the pixels it covers."""
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+
+def box_to_mask(box: BoxPrompt, shape: Sequence[int],
+                where: str = 'box prompt') -> np.ndarray:
+    """The pixels a box covers: rows ``floor(y1)`` to ``ceil(y2) - 1`` and
+    columns ``floor(x1)`` to ``ceil(x2) - 1``, clipped to the image.
+
+    Raises:
+        ValueError: A box that is not finite, has ``x2 <= x1`` or
+            ``y2 <= y1``, or lies outside the image.
+    """
+    h, w = int(shape[0]), int(shape[1])
+    values = [float(v) for v in box]
+    if not all(np.isfinite(values)) or values[2] <= values[0] or \
+            values[3] <= values[1]:
+        raise ValueError(f'{where}: a box is (x1, y1, x2, y2) with x1 < x2 '
+                         f'and y1 < y2, got {tuple(box)}')
+    x1, y1 = max(0, int(np.floor(values[0]))), max(0, int(np.floor(values[1])))
+    x2, y2 = min(w, int(np.ceil(values[2]))), min(h, int(np.ceil(values[3])))
+    if x2 <= x1 or y2 <= y1:
+        raise ValueError(f'{where}: the box {tuple(box)} lies outside the '
+                         f'image ({w} x {h}, w x h)')
+    mask = np.zeros((h, w), dtype=bool)
+    mask[y1:y2, x1:x2] = True
+    return mask
+
+
+def fit_prompt(prompt: Union[np.ndarray, BoxPrompt], shape: Sequence[int],
                where: str) -> np.ndarray:
     """Resize a prompt to an image size, with a warning when it differs.
 
     Args:
-        prompt (np.ndarray): ``h x w`` bool mask.
+        prompt (np.ndarray | BoxPrompt): ``h x w`` bool mask, or a box on
+            the image (rasterised by :func:`box_to_mask`).
         shape (Sequence[int]): ``(H, W)`` of the image.
         where (str): Prompt and image names for the messages.
 
@@ -40,8 +81,10 @@ def fit_prompt(prompt: np.ndarray, shape: Sequence[int],
         np.ndarray: ``H x W`` bool mask.
 
     Raises:
-        ValueError: If the prompt is empty once resized.
+        ValueError: If the prompt is empty once resized, or a bad box.
     """
+    if isinstance(prompt, BoxPrompt):
+        return box_to_mask(prompt, shape, where)
     h, w = int(shape[0]), int(shape[1])
     if prompt.shape == (h, w):
         return prompt

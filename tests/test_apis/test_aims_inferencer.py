@@ -147,6 +147,29 @@ def test_prompt_inference(inferencer):
     assert levels_of(pred) == {'entity'}
 
 
+def test_box_prompt_equals_the_box_as_a_mask(inferencer):
+    box = (10, 6, 42.5, 30)
+    mask = np.zeros((48, 64), bool)
+    mask[6:30, 10:43] = True
+    by_box = inferencer(GOOD, prompt=box)['predictions'][0]
+    by_mask = inferencer(GOOD, prompt=mask)['predictions'][0]
+    assert by_box['masks'] and by_box['masks'] == by_mask['masks']
+    session = inferencer.session(GOOD)
+    # the two prompts share a decoder pass: same masks, scores to float
+    # precision
+    [a, b] = session.prompt([list(box), mask], decoder='part')
+    assert a['masks'] == b['masks']
+    for got, want in zip(a['masks'], by_mask['masks']):
+        assert got['segmentation'] == want['segmentation']
+        assert got['score'] == pytest.approx(want['score'], abs=1e-6)
+    assert session.prompt(box)[0]['masks'] == by_mask['masks']
+    with pytest.raises(ValueError, match='x1 < x2'):
+        session.prompt((30, 6, 10, 30))
+    # a box outside the image fails that image, named, like any bad input
+    [failure] = inferencer(GOOD, prompt=(100, 100, 120, 120))['failures']
+    assert 'lies outside the image (64 x 48, w x h)' in str(failure)
+
+
 def test_prompt_of_another_size_is_resized(inferencer):
     with pytest.warns(
             UserWarning,

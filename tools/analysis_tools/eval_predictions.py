@@ -71,12 +71,17 @@ def evaluate_files(gt_file: str,
             raise FileNotFoundError(f'{path}: no such file')
     gt = FederatedGroundTruth.from_file(gt_file)
     predictions = load_predictions(pred_file, gt)
+    tags = {p.get('perturbation', '') for p in predictions.get('prompts', [])}
+    if len(tags) > 1:
+        raise ValueError(f'{pred_file}: prompts with different '
+                         f'perturbations {sorted(tags)}')
     metrics = evaluate_federated(
         gt,
         group_predictions(predictions),
         show_progress=show_progress,
         drill_down=drill_down,
-        prompted='prompts' in predictions)
+        prompted='prompts' in predictions,
+        drill_down_tag=tags.pop() if tags else '')
     return {PREFIX + key: value for key, value in metrics.items()}
 
 

@@ -1,10 +1,15 @@
 # Copyright (c) mmaims contributors. All rights reserved.
+from typing import Optional, Union
+
+import numpy as np
 from mmcv.transforms import BaseTransform
 
 from mmaims.registry import TRANSFORMS
-from mmaims.structures import merge_rles
+from mmaims.structures import decode_rle, encode_mask, merge_rles
 from mmaims.structures.drill_down import annotation_links, drill_down_prompts
 from mmaims.structures.mask import rle_area
+from mmaims.structures.prompt_perturbation import (perturb_prompt,
+                                                   perturbation_tag)
 
 
 @TRANSFORMS.register_module()
@@ -33,9 +38,28 @@ class LoadDrillDownPrompts(BaseTransform):
     - drill_down_prompts (list[dict]): per prompt, ``type`` (link type
       name: ``'entity-part'`` or ``'relation-entity'``), ``ann_id`` (the
       entity / relation annotation), ``prompt_type`` (``'one_entity'`` /
-      ``'two_entities'``) and ``mask`` (compressed RLE of the prompt at the
-      original size: the entity, or the union of the two entities).
+      ``'two_entities'``), ``mask`` (compressed RLE of the prompt at the
+      original size: the entity, or the union of the two entities, rough
+      when ``perturbation`` is given) and ``perturbation`` (its tag, ``''``
+      for exact prompts).
+
+    Args:
+        perturbation (str | dict, optional): Give the model rough prompts
+            instead of exact masks (:func:`mmaims.structures.
+            prompt_perturbation.perturb_prompt`: ``'box'``,
+            ``dict(type='dilate', k=3)``, ...). The targets stay the true
+            children; the metric's keys carry the tag
+            (``drill_box_part_mAP``). Defaults to None (exact).
+        seed (int): Seed of random perturbations; each prompt draws from
+            ``(seed, image id, annotation id)``. Defaults to 0.
     """
+
+    def __init__(self,
+                 perturbation: Union[None, str, dict] = None,
+                 seed: int = 0) -> None:
+        self.perturbation = perturbation
+        self.tag = perturbation_tag(perturbation)
+        self.seed = seed
 
     def transform(self, results: dict) -> dict:
         """Add ``drill_down_prompts``.
@@ -60,7 +84,22 @@ class LoadDrillDownPrompts(BaseTransform):
                 type=prompt.type,
                 ann_id=prompt.ann_id,
                 prompt_type=prompt.prompt_type,
-                mask=merge_rles([masks[i] for i in prompt.prompt_ann_ids]))
-            for prompt in prompts
+                mask=self._rough(
+                    merge_rles([masks[i] for i in prompt.prompt_ann_ids]),
+                    results.get('img_id', 0), prompt.ann_id),
+                perturbation=self.tag) for prompt in prompts
         ]
         return results
+
+    def _rough(self, rle: dict, img_id: int, ann_id: int) -> dict:
+        if not self.tag:
+            return rle
+        seed: Optional[list] = [self.seed, int(img_id), int(ann_id)]
+        return encode_mask(
+            perturb_prompt(
+                decode_rle(rle), self.perturbation,
+                seed=int(np.random.SeedSequence(seed).generate_state(1)[0])))
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(perturbation='
+                f'{self.perturbation!r}, seed={self.seed})')

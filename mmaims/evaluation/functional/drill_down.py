@@ -13,33 +13,52 @@ image of its own:
   (``|mask & prompt| / |mask| >= 0.5``), with their one-step scores. This is
   what filtering the one-step output gives, without any prompt inference.
 
-Per prompt: COCO mask AP (at most 100 masks, crowd targets as ignore) and
-AR@100 (matched targets / targets, mean over IoU 0.50:0.05:0.95). The
-reported value is the mean over prompts.
+Per prompt: COCO mask AP (at most 100 masks, crowd targets as ignore),
+AR@100 (matched targets / targets, mean over IoU 0.50:0.05:0.95) and
+R@0.75 (matched targets / targets at IoU 0.75). The reported value is the
+mean over prompts.
+
+With rough prompts (``LoadDrillDownPrompts(perturbation=...)``) the
+prompt is what the model was given: the samples (and prediction files)
+carry it, the reference is restricted to it, and every key carries the
+perturbation's tag (``drill_box_part_mAP``, ``restricted_dilate3_...``).
 """
 from typing import Dict, List, Sequence
 
 import numpy as np
 
 from mmaims.structures.fields import LINK_TYPES
-from .mask_ap import (accumulate_precision, average_mask_recall,
+from mmaims.structures.prompt_geometry import INSIDE_FRACTION
+from .mask_ap import (IOU_THRS, accumulate_precision, average_mask_recall,
                       evaluate_image, mask_ious, summarize_precision)
 
-#: A one-step mask is inside a prompt when at least this fraction of it is.
-INSIDE_FRACTION = 0.5
 #: The two ways a prompt is scored (key prefixes).
 DRILL_SCORINGS = ('drill', 'restricted')
 
 
-def drill_keys() -> List[str]:
+#: per-prompt values, in key order
+PROMPT_VALUES = ('mAP', 'AR@100', 'R@0.75')
+
+
+def drill_key(scoring: str, child: str, value: str, tag: str = '') -> str:
+    """``{scoring}_{child}_{value}``, with ``{tag}_`` after the scoring for
+    rough prompts: ``drill_part_mAP``, ``restricted_box_entity_R@0.75``."""
+    return f'{scoring}_{tag + "_" if tag else ""}{child}_{value}'
+
+
+def drill_keys(tag: str = '') -> List[str]:
     """Drill-down keys, without prefix or source."""
     keys = []
     for link in LINK_TYPES:
         for scoring in DRILL_SCORINGS:
             keys += [
-                f'{scoring}_{link.child}_mAP', f'{scoring}_{link.child}_AR@100'
+                drill_key(scoring, link.child, value, tag)
+                for value in PROMPT_VALUES
             ]
-        keys += [f'drill_{link.child}_prompts', f'drill_{link.child}_skipped']
+        keys += [
+            drill_key('drill', link.child, 'prompts', tag),
+            drill_key('drill', link.child, 'skipped', tag)
+        ]
     return keys
 
 
@@ -49,13 +68,16 @@ def score_prompt(rles: Sequence[dict], scores: Sequence[float],
     """AP and AR of one prompt's masks against its targets.
 
     Returns:
-        tuple[float, float]: AP (mean over IoU thresholds and recall points)
-        and AR@``max_dets``; 0 and 0 for an empty output.
+        tuple[float, float, float]: AP (mean over IoU thresholds and recall
+        points), AR@``max_dets`` and the recall at IoU 0.75; 0, 0 and 0 for
+        an empty output.
     """
     result = evaluate_image(rles, scores, target_rles, target_crowd, max_dets)
     ap = summarize_precision(accumulate_precision([result]))['mAP']
     ar = average_mask_recall([result])
-    return ap, ar
+    at_75 = np.flatnonzero(np.isclose(IOU_THRS, 0.75))[0]
+    r75 = float(result['tp'][at_75].sum() / result['num_gt'])
+    return ap, ar, r75
 
 
 def inside_prompt(rles: Sequence[dict], prompt_rle: dict) -> np.ndarray:
@@ -80,7 +102,8 @@ def evaluate_image_prompts(image_gt, preds: dict, prompted: bool,
         preds (dict): Image predictions (see
             :mod:`.federated_evaluation`); ``preds['prompted'][link type]
             [parent ann id]`` holds ``rles`` and ``scores`` of one prompt's
-            output.
+            output, ``preds['prompt_masks'][link type][parent ann id]`` the
+            prompt the model was given when it is not the exact one.
         prompted (bool): Whether the predictions include drill-down
             outputs; a prompt without one then has an empty output. False:
             only the reference is scored.
@@ -88,14 +111,16 @@ def evaluate_image_prompts(image_gt, preds: dict, prompted: bool,
 
     Returns:
         dict[str, dict]: Per link type name, ``drill`` and ``restricted``
-        (lists of ``(AP, AR)``, one per prompt; ``drill`` empty when not
-        ``prompted``) and ``skipped`` (number of candidates not scored).
+        (lists of ``(AP, AR, R@0.75)``, one per prompt; ``drill`` empty
+        when not ``prompted``) and ``skipped`` (number of candidates not
+        scored).
     """
     out = {}
     for link in LINK_TYPES:
         child_gt = image_gt.masks[link.child]
         child_preds = preds.get('masks', {}).get(link.child)
         outputs = preds.get('prompted', {}).get(link.name, {})
+        given = preds.get('prompt_masks', {}).get(link.name, {})
         _check_outputs(image_gt, link, outputs)
         drill, restricted = [], []
         for ann_id, prompt in image_gt.prompts[link.name].items():
@@ -112,7 +137,8 @@ def evaluate_image_prompts(image_gt, preds: dict, prompted: bool,
             rles, scores = [], np.zeros(0)
             if child_preds is not None and len(child_preds['rles']):
                 keep = np.flatnonzero(
-                    inside_prompt(child_preds['rles'], prompt['rle']))
+                    inside_prompt(child_preds['rles'],
+                                  given.get(ann_id, prompt['rle'])))
                 rles = [child_preds['rles'][i] for i in keep]
                 scores = np.asarray(child_preds['scores'])[keep]
             restricted.append(
@@ -138,14 +164,16 @@ def _check_outputs(image_gt, link, outputs: dict) -> None:
 
 
 def summarize_prompts(per_image: Sequence[Dict[str, dict]],
-                      prompted: bool) -> Dict[str, float]:
-    """Mean AP and AR over the prompts of the given images.
+                      prompted: bool,
+                      tag: str = '') -> Dict[str, float]:
+    """Mean AP, AR and R@0.75 over the prompts of the given images.
 
     Args:
         per_image (Sequence[dict]): Outputs of
             :func:`evaluate_image_prompts`.
         prompted (bool): Whether drill-down outputs were scored; False:
-            the ``drill_*_mAP`` / ``AR`` keys are -1.
+            the ``drill_*`` values are -1.
+        tag (str): Tag of the prompts' perturbation (``''``: exact).
 
     Returns:
         dict[str, float]: The keys of :func:`drill_keys`; -1 where no prompt
@@ -156,19 +184,13 @@ def summarize_prompts(per_image: Sequence[Dict[str, dict]],
         results = [image[link.name] for image in per_image]
         for scoring in DRILL_SCORINGS:
             values = [v for r in results for v in r[scoring]]
-            evaluated = scoring == 'restricted' or prompted
-            ap, ar = _means(values) if evaluated else (None, None)
-            out[f'{scoring}_{link.child}_mAP'] = -1.0 if ap is None else ap
-            out[f'{scoring}_{link.child}_AR@100'] = -1.0 if ar is None else ar
-        out[f'drill_{link.child}_prompts'] = float(
+            evaluated = (scoring == 'restricted' or prompted) and values
+            means = np.asarray(values, dtype=np.float64).mean(
+                axis=0) if evaluated else [-1.0] * len(PROMPT_VALUES)
+            for name, mean in zip(PROMPT_VALUES, means):
+                out[drill_key(scoring, link.child, name, tag)] = float(mean)
+        out[drill_key('drill', link.child, 'prompts', tag)] = float(
             sum(len(r['restricted']) for r in results))
-        out[f'drill_{link.child}_skipped'] = float(
+        out[drill_key('drill', link.child, 'skipped', tag)] = float(
             sum(r['skipped'] for r in results))
     return out
-
-
-def _means(values: Sequence[tuple]) -> tuple:
-    if not values:
-        return None, None
-    array = np.asarray(values, dtype=np.float64)
-    return float(array[:, 0].mean()), float(array[:, 1].mean())

@@ -18,6 +18,7 @@ Predictions of one image are held as an "image predictions" dict::
                               'scores': np.ndarray}},  # level's masks
         'prompted': {link_type: {ann_id: {'rles': [...],      # drill-down
                                           'scores': ...}}},   # outputs
+        'prompt_masks': {link_type: {ann_id: rle}},   # rough prompts given
     }
 
 Any level or link type may be missing (no prediction). ``prompted`` holds
@@ -33,7 +34,8 @@ from mmaims.structures.fields import LINK_TYPES
 from mmaims.structures.fields import link_type as link_type_of
 from mmaims.structures.levels import LEVELS
 from .association_recall import average_recall, recall_image
-from .drill_down import (DRILL_SCORINGS, drill_keys, evaluate_image_prompts,
+from .drill_down import (DRILL_SCORINGS, PROMPT_VALUES, drill_key,
+                         drill_keys, evaluate_image_prompts,
                          summarize_prompts)
 from .ground_truth import FederatedGroundTruth
 from .mask_ap import (IOU_THRS, accumulate_precision, average_mask_recall,
@@ -57,16 +59,16 @@ def ar_key(link_type: str, max_links: int = MAX_LINKS) -> str:
     return f'{link_type_of(link_type).key}_AR@{max_links}'
 
 
-def metric_keys(drill_down: bool = False) -> List[str]:
+def metric_keys(drill_down: bool = False, tag: str = '') -> List[str]:
     """The keys of docs/formats.md section 3, without prefix or source;
-    with ``drill_down``, the drill-down keys too."""
+    with ``drill_down``, the drill-down keys too (with ``tag``)."""
     keys = [
         f'{level}_{key}' for level in LEVELS
         for key in AP_KEYS + (f'AR@{MAX_DETS}', )
     ]
     keys += [ar_key(link) for link, _, _ in LINK_TYPES]
     keys.append(ALL_LEVELS_AR_KEY)
-    return keys + (drill_keys() if drill_down else [])
+    return keys + (drill_keys(tag) if drill_down else [])
 
 
 def _empty_level() -> dict:
@@ -111,10 +113,15 @@ def group_predictions(predictions: dict) -> Dict[int, dict]:
     links = defaultdict(lambda: defaultdict(list))
     for link in predictions.get('links', []):
         links[link['image_id']][link['type']].append(link)
+    given = defaultdict(lambda: defaultdict(dict))
     for prompt in prompts.values():
         # a prompt with no mask is an empty output, still an output
         prompted[prompt['image_id']].setdefault(
             (prompt['type'], prompt['ann_id']), [])
+        if prompt.get('segmentation') is not None:
+            # the prompt the system was given (rough prompts)
+            given[prompt['image_id']][prompt['type']][
+                prompt['ann_id']] = prompt['segmentation']
     out: Dict[int, dict] = {}
     for img_id in set(masks) | set(links) | set(prompted):
         image = dict(masks={}, links={})
@@ -132,6 +139,8 @@ def group_predictions(predictions: dict) -> Dict[int, dict]:
             for (link_type, ann_id), items in prompted[img_id].items():
                 image['prompted'][link_type][ann_id] = _level_arrays(items)
             image['prompted'] = dict(image['prompted'])
+        if img_id in given:
+            image['prompt_masks'] = dict(given[img_id])
         out[img_id] = image
     return out
 
@@ -182,7 +191,8 @@ def evaluate_federated(gt: FederatedGroundTruth,
                        max_links: int = MAX_LINKS,
                        show_progress: bool = False,
                        drill_down: bool = False,
-                       prompted: bool = False) -> Dict[str, float]:
+                       prompted: bool = False,
+                       drill_down_tag: str = '') -> Dict[str, float]:
     """Compute every metric of docs/formats.md section 3.
 
     Args:
@@ -199,6 +209,8 @@ def evaluate_federated(gt: FederatedGroundTruth,
             the ``drill_*`` outputs when ``prompted``.
         prompted (bool): The predictions include drill-down outputs
             (``prompted``); a prompt without one has an empty output.
+        drill_down_tag (str): Tag of the prompts' perturbation, put in the
+            drill-down keys (``''``: exact prompts).
 
     Returns:
         dict[str, float]: ``{level}_mAP``, ``{level}_mAP_50``,
@@ -258,7 +270,7 @@ def evaluate_federated(gt: FederatedGroundTruth,
         if drill_down:
             out.update(
                 summarize_prompts([prompt_results[i] for i in subset],
-                                  prompted))
+                                  prompted, drill_down_tag))
         return out
 
     metrics = summarize(image_ids)
@@ -359,21 +371,30 @@ def _drill_down_table(plain: Dict[str, float], scope: str, title: str,
                       fmt) -> str:
     """The drill-down block of :func:`format_metric_table`."""
     from terminaltables import AsciiTable
-    rows = [[
-        f'drill-down ({title})', 'mAP', 'AR@100', 'restricted mAP',
-        'restricted AR@100', 'prompts', 'skipped'
-    ]]
-    for link in LINK_TYPES:
-        child = link.child
-        counts = [
-            plain.get(f'{scope}drill_{child}_{key}')
-            for key in ('prompts', 'skipped')
-        ]
-        rows.append([f'{link.parent} -> {_PLURAL[child]}'] + [
-            fmt(plain.get(f'{scope}{scoring}_{child}_{key}'))
-            for scoring in DRILL_SCORINGS for key in ('mAP', 'AR@100')
-        ] + ['-' if c is None else str(int(c)) for c in counts])
-    return AsciiTable(rows).table
+    suffix = '_part_prompts'
+    tags = [
+        k[len(scope) + len('drill_'):-len(suffix)].rstrip('_')
+        for k in plain
+        if k.startswith(f'{scope}drill_') and k.endswith(suffix)
+    ]
+    blocks = []
+    for tag in tags:
+        prompt = f', {tag} prompts' if tag else ''
+        rows = [[f'drill-down ({title}{prompt})'] + list(PROMPT_VALUES) +
+                [f'restricted {v}' for v in PROMPT_VALUES] +
+                ['prompts', 'skipped']]
+        for link in LINK_TYPES:
+            child = link.child
+            counts = [
+                plain.get(scope + drill_key('drill', child, key, tag))
+                for key in ('prompts', 'skipped')
+            ]
+            rows.append([f'{link.parent} -> {_PLURAL[child]}'] + [
+                fmt(plain.get(scope + drill_key(scoring, child, key, tag)))
+                for scoring in DRILL_SCORINGS for key in PROMPT_VALUES
+            ] + ['-' if c is None else str(int(c)) for c in counts])
+        blocks.append(AsciiTable(rows).table)
+    return '\n'.join(blocks)
 
 
 def format_metric_table(metrics: Dict[str, float], prefix: str = '') -> str:
@@ -423,7 +444,9 @@ def format_metric_table(metrics: Dict[str, float], prefix: str = '') -> str:
         ])
         ar_table = AsciiTable(ar_rows)
         block = ap_table.table + '\n' + ar_table.table
-        if any(k.startswith(f'{scope}drill_') for k in plain):
+        if any(
+                k.startswith(f'{scope}drill_') and k.endswith('_prompts')
+                for k in plain):
             block += '\n' + _drill_down_table(plain, scope, title, fmt)
         blocks.append(block)
     return '\n'.join(blocks)

@@ -49,7 +49,10 @@ class FederatedMetric(BaseMetric):
       ``restricted_entity_*`` (one-step masks at least half inside the
       prompt), and ``drill_part_prompts``, ``drill_part_skipped``,
       ``drill_entity_prompts``, ``drill_entity_skipped`` (prompts scored /
-      candidates skipped, e.g. on an image that does not list the level);
+      candidates skipped, e.g. on an image that does not list the level),
+      and ``R@0.75`` of each; with rough prompts
+      (``LoadDrillDownPrompts(perturbation=...)``) the keys carry the
+      perturbation's tag (``drill_box_part_mAP``);
     - when ``ann_file`` has more than one ``source``, every key above again
       as ``{source}/{key}``, computed on that source's images.
 
@@ -135,6 +138,18 @@ class FederatedMetric(BaseMetric):
             masks=masks,
             nonoverlap=nonoverlap,
             links=sample_link_predictions(sample))
+        prompts = sample.get('drill_down_prompts') or []
+        tags = {p.get('perturbation', '') for p in prompts}
+        if len(tags) > 1:
+            raise ValueError(f'image id {img_id}: drill-down prompts with '
+                             f'different perturbations {sorted(tags)}')
+        tag = tags.pop() if tags else ''
+        if tag:
+            # rough prompts: the reference is restricted to what was given
+            predictions['prompt_masks'] = {}
+            for p in prompts:
+                predictions['prompt_masks'].setdefault(
+                    p['type'], {})[p['ann_id']] = p['mask']
         outputs = sample_prompted_predictions(sample)
         if outputs is not None:
             prompted = {}
@@ -146,6 +161,7 @@ class FederatedMetric(BaseMetric):
         return dict(
             img_id=int(img_id),
             has_prompts=sample.get('drill_down_prompts') is not None,
+            drill_down_tag=tag,
             predictions=predictions)
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
@@ -171,6 +187,12 @@ class FederatedMetric(BaseMetric):
                                  f'in {self.ann_file}')
             predictions[img_id] = result['predictions']
         prompted = any('prompted' in r['predictions'] for r in results)
+        tags = {r.get('drill_down_tag', '') for r in results
+                if r.get('has_prompts')}
+        if len(tags) > 1:
+            raise ValueError('FederatedMetric: the images were given '
+                             'drill-down prompts with different '
+                             f'perturbations {sorted(tags)}')
         if self.drill_down:
             if not any(r.get('has_prompts') for r in results):
                 raise ValueError(
@@ -189,6 +211,7 @@ class FederatedMetric(BaseMetric):
             image_ids=list(predictions),
             show_progress=True,
             drill_down=self.drill_down,
-            prompted=prompted)
+            prompted=prompted,
+            drill_down_tag=tags.pop() if tags else '')
         logger.info('\n' + format_metric_table(metrics))
         return metrics

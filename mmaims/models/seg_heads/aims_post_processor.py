@@ -12,10 +12,13 @@ from torch import Tensor
 
 from mmaims.registry import MODELS
 from mmaims.structures import check_level
-from mmaims.structures.prompt_geometry import prompt_to_output
+from mmaims.structures.prompt_geometry import (INSIDE_FRACTION,
+                                               prompt_to_output)
 from ..layers import DecoderOutput
 
 LevelValue = Union[int, float, bool, Dict[str, Union[int, float, bool]]]
+#: ``test_cfg.prompt_clip`` values
+PROMPT_CLIP_MODES = ('hard', 'inside', 'none')
 
 
 @MODELS.register_module()
@@ -31,8 +34,12 @@ class AIMSPostProcessor(BaseModule):
     2. their mask logits are resized to the batch input, cropped to
        ``img_shape`` and, with ``rescale``, resized to ``ori_shape``
        (bilinear, as mmdet's Mask2Former); a pixel is in the mask when its
-       logit is > 0 **and** it is inside the prompt (prompt inference gives
-       sub-masks of the prompt; the full-image prompt changes nothing);
+       logit is > 0 and, with ``prompt_clip='hard'`` (the default), it is
+       inside the prompt (prompt inference gives sub-masks of the prompt;
+       the full-image prompt changes nothing). ``prompt_clip='inside'``
+       keeps whole masks at least half inside the prompt (a rough prompt
+       that misses a few pixels does not cut the parts it touches), and
+       ``'none'`` keeps every mask whole;
     3. score = object probability x mean mask probability inside the mask
        (Mask2Former's instance score); masks with score <= ``score_thr``
        and empty masks are dropped;
@@ -62,6 +69,8 @@ class AIMSPostProcessor(BaseModule):
     - ``max_links_per_image`` (int): links kept per type. Default 100.
     - ``link_score_thr`` (float): minimum link score. Default 0.0.
     - ``link_with_mask_scores`` (bool): see above. Default True.
+    - ``prompt_clip`` (str): ``'hard'``, ``'inside'`` or ``'none'``, see
+      step 2. Default ``'hard'``.
 
     Args:
         test_cfg (dict, optional): See above.
@@ -142,8 +151,7 @@ class AIMSPostProcessor(BaseModule):
                         kept[parent]][:, kept[child]]
                 else:
                     pair_scores = self._overlap_scores(
-                        head_outputs[parent].mask_preds[-1][i][
-                            kept[parent]],
+                        head_outputs[parent].mask_preds[-1][i][kept[parent]],
                         head_outputs[child].mask_preds[-1][i][kept[child]],
                         prompt_low)
                 result[key] = self._links_single(pair_scores,
@@ -194,12 +202,22 @@ class AIMSPostProcessor(BaseModule):
                 mode='bilinear',
                 align_corners=False)
         masks = masks[0]
-        binary = (masks > 0) & prompt[None]
+        clip = self.test_cfg.get('prompt_clip', 'hard')
+        if clip not in PROMPT_CLIP_MODES:
+            raise ValueError(f'test_cfg.prompt_clip must be one of '
+                             f'{PROMPT_CLIP_MODES}, got {clip!r}')
+        binary = masks > 0
+        inside = binary.flatten(1).any(1)
+        if clip == 'hard':
+            binary = binary & prompt[None]
+        elif clip == 'inside':
+            inside = (binary & prompt[None]).flatten(1).sum(1) >= \
+                INSIDE_FRACTION * binary.flatten(1).sum(1)
         probs = masks.sigmoid() * binary
         mask_scores = probs.flatten(1).sum(1) / (
             binary.flatten(1).sum(1) + 1e-6)
         scores = obj_scores * mask_scores
-        keep = (scores > score_thr) & binary.flatten(1).any(1)
+        keep = (scores > score_thr) & binary.flatten(1).any(1) & inside
         binary, scores, query_inds = binary[keep], scores[keep], query_inds[
             keep]
         order = scores.argsort(descending=True, stable=True)

@@ -402,3 +402,58 @@ def test_metric_says_when_the_pipeline_gives_no_prompts(tmp_path):
 def decode(rle):
     from mmaims.structures import decode_rle
     return decode_rle(rle).astype(bool)
+
+
+def test_rough_prompts_restrict_the_reference_and_tag_the_keys():
+    """With rough prompts the reference keeps the one-step masks inside
+    the prompt given (not the exact one) and every key carries the tag."""
+    gt = ground_truth()
+    one_step = dict(masks=dict(part=output((11, 0.9), (30, 0.8))))
+    predictions = {1: one_step}
+    exact = evaluate_federated(gt, predictions, drill_down=True)
+    # E10 given as the whole image: the mask on E30 is inside it now
+    rough = dict(one_step, prompt_masks={
+        'entity-part': {10: encode_mask(np.ones((H, W), bool))}
+    })
+    tagged = evaluate_federated(
+        gt, {1: rough}, drill_down=True, drill_down_tag='box')
+    assert 'drill_box_part_mAP' in tagged and 'drill_part_mAP' not in tagged
+    assert tagged['drill_box_part_prompts'] == 2
+    # E10: P11 first (recall 0.5 at every threshold), then a false
+    # positive: the same AP as without it, since it ranks last
+    assert tagged['restricted_box_part_mAP'] == pytest.approx(
+        exact['restricted_part_mAP'])
+    assert tagged['restricted_box_part_R@0.75'] == exact[
+        'restricted_part_R@0.75'] == pytest.approx((0.5 + 0) / 2)
+    # ranked first, the extra mask costs precision
+    rough['masks'] = dict(part=output((11, 0.8), (30, 0.9)))
+    tagged = evaluate_federated(
+        gt, {1: rough}, drill_down=True, drill_down_tag='box')
+    assert tagged['restricted_box_part_mAP'] < exact['restricted_part_mAP']
+
+
+def test_transform_gives_rough_prompts(tmp_path):
+    import json
+
+    from mmaims.datasets import HierarchicalCocoDataset
+    from mmaims.datasets.transforms import LoadDrillDownPrompts
+    ann_file = str(tmp_path / 'gt.json')
+    with open(ann_file, 'w') as f:
+        json.dump(_gt_dict(), f)
+    dataset = HierarchicalCocoDataset(
+        ann_file=ann_file, test_mode=True, check_image_files=False)
+    info = dataset.get_data_info(1)  # image 2: the relation R42
+    exact = LoadDrillDownPrompts()(dict(info))['drill_down_prompts']
+    box = LoadDrillDownPrompts(perturbation='box')(
+        dict(info))['drill_down_prompts']
+    assert exact[0]['perturbation'] == '' and box[0]['perturbation'] == 'box'
+    np.testing.assert_array_equal(decode(exact[0]['mask']), MASKS[42])
+    np.testing.assert_array_equal(decode(box[0]['mask']), MASKS[42])
+    strokes = [
+        LoadDrillDownPrompts(
+            perturbation=dict(type='strokes', num=1, width=1),
+            seed=seed)(dict(info))['drill_down_prompts'][0]['mask']
+        for seed in (0, 0, 1)
+    ]
+    assert strokes[0] == strokes[1] and strokes[0] != strokes[2]
+    assert not (decode(strokes[0]) & ~MASKS[42]).any()

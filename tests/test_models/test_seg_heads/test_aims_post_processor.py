@@ -1,4 +1,5 @@
 # Copyright (c) mmaims contributors. All rights reserved.
+import pytest
 import torch
 from mmdet.structures import DetDataSample
 
@@ -99,6 +100,47 @@ def test_prompt_clips_the_masks():
                           [dict(part='part')], prompts)[0]
     assert result['part'].masks[0].sum() == 4 * 8
     assert not result['part'].masks[0, 4:].any()
+
+
+def test_prompt_clip_modes():
+    """A prompt on the top half: the first two masks lie inside it, the
+    third (the whole image) half inside."""
+    masks = torch.stack([_rows(0), _rows(0, 1), _rows(0, 1, 2, 3)])
+    outputs = dict(part=_outputs(masks, [3.0, 2.0, 1.0]))
+    prompts = torch.zeros(1, 1, 16, 16)
+    prompts[..., :8, :] = 1  # rows 0-1 of the 4 x 4 cells: 8 of 16 pixels
+    meta = [_meta(ori_shape=(16, 16))]
+    areas = {}
+    for clip in ('hard', 'inside', 'none'):
+        post = AIMSPostProcessor(test_cfg=dict(prompt_clip=clip))
+        result = post.predict(outputs, meta, [dict(part='part')],
+                              prompts)[0]['part']
+        areas[clip] = sorted(result.masks.flatten(1).sum(1).tolist())
+    # hard: every mask cut to the prompt
+    assert areas['hard'] == [4 * 16, 8 * 16, 8 * 16]
+    # inside: whole masks at least half inside (the full-image mask is
+    # exactly half inside), none cut
+    assert areas['inside'] == [4 * 16, 8 * 16, 16 * 16]
+    # none: every mask whole
+    assert areas['none'] == [4 * 16, 8 * 16, 16 * 16]
+    post = AIMSPostProcessor(test_cfg=dict(prompt_clip='soft'))
+    with pytest.raises(ValueError, match='prompt_clip must be one of'):
+        post.predict(outputs, meta, [dict(part='part')], prompts)
+
+
+def test_prompt_clip_inside_drops_masks_mostly_outside():
+    masks = torch.stack([_rows(0), _rows(1, 2, 3)])
+    outputs = dict(part=_outputs(masks, [3.0, 2.0]))
+    prompts = torch.zeros(1, 1, 16, 16)
+    prompts[..., :4, :] = 1  # row 0 only: the second mask is 0 % inside
+    post = AIMSPostProcessor(test_cfg=dict(prompt_clip='inside'))
+    result = post.predict(outputs, [_meta(ori_shape=(16, 16))],
+                          [dict(part='part')], prompts)[0]['part']
+    assert len(result) == 1 and result.masks[0].sum() == 4 * 16
+    post = AIMSPostProcessor(test_cfg=dict(prompt_clip='none'))
+    result = post.predict(outputs, [_meta(ori_shape=(16, 16))],
+                          [dict(part='part')], prompts)[0]['part']
+    assert len(result) == 2
 
 
 def test_nonoverlap_mode():

@@ -1,0 +1,100 @@
+# Copyright (c) mmaims contributors. All rights reserved.
+"""Rough prompts on hand-made masks: each perturbation's result, never
+empty, the same under a seed; boxes as prompts."""
+import numpy as np
+import pytest
+
+from mmaims.structures.prompt_geometry import (BoxPrompt, box_to_mask,
+                                               fit_prompt)
+from mmaims.structures.prompt_perturbation import (PERTURBATIONS,
+                                                   perturb_prompt,
+                                                   perturbation_tag)
+
+
+def _mask():
+    """An L shape: a 10 x 6 bar and a 4 x 6 foot, in a 20 x 20 image."""
+    mask = np.zeros((20, 20), dtype=bool)
+    mask[4:14, 3:9] = True
+    mask[10:14, 9:15] = True
+    return mask
+
+
+def test_exact_and_box():
+    mask = _mask()
+    np.testing.assert_array_equal(perturb_prompt(mask), mask)
+    box = perturb_prompt(mask, 'box')
+    expected = np.zeros_like(mask)
+    expected[4:14, 3:15] = True
+    np.testing.assert_array_equal(box, expected)
+
+
+def test_dilate_and_erode():
+    mask = _mask()
+    grown = perturb_prompt(mask, dict(type='dilate', k=1))
+    assert (grown & mask).sum() == mask.sum()
+    assert grown[3, 2] and grown[14, 15] and not grown[2, 2]
+    shrunk = perturb_prompt(mask, dict(type='erode', k=1))
+    assert not (shrunk & ~mask).any()
+    # bar 8 x 4, the corner column where bar and foot meet 2 x 1, foot 2 x 5
+    assert shrunk.sum() == 8 * 4 + 2 * 1 + 2 * 5
+    # an erosion that would empty the mask keeps the largest that does not
+    thin = np.zeros((20, 20), dtype=bool)
+    thin[5:8, 2:18] = True
+    out = perturb_prompt(thin, dict(type='erode', k=3))
+    assert out.any() and out.sum() == 14  # k=1: the middle row minus ends
+
+
+def test_polygon_and_strokes():
+    mask = _mask()
+    # a polygon of an L with straight edges is the L again (to a pixel of
+    # contour rasterisation)
+    lasso = perturb_prompt(mask, dict(type='polygon', tolerance=1.0))
+    assert (lasso ^ mask).sum() <= 4
+    strokes = perturb_prompt(mask, dict(type='strokes', num=2, width=1),
+                             seed=3)
+    assert strokes.any() and not (strokes & ~mask).any()
+    assert strokes.sum() < mask.sum()
+    again = perturb_prompt(mask, dict(type='strokes', num=2, width=1),
+                           seed=3)
+    np.testing.assert_array_equal(strokes, again)
+    other = perturb_prompt(mask, dict(type='strokes', num=2, width=1),
+                           seed=4)
+    assert not np.array_equal(strokes, other)
+
+
+@pytest.mark.parametrize('kind', sorted(PERTURBATIONS))
+def test_never_empty_on_a_single_pixel(kind):
+    mask = np.zeros((9, 9), dtype=bool)
+    mask[4, 4] = True
+    out = perturb_prompt(mask, kind, seed=0)
+    assert out.any() and out.shape == mask.shape
+
+
+def test_tags_and_errors():
+    assert perturbation_tag(None) == ''
+    assert perturbation_tag('box') == 'box'
+    assert perturbation_tag(dict(type='dilate', k=3)) == 'dilate3'
+    assert perturbation_tag('erode') == 'erode2'
+    assert perturbation_tag(dict(type='polygon', tolerance=2.5)) == \
+        'polygon2.5'
+    with pytest.raises(ValueError, match="unknown prompt perturbation 'x'"):
+        perturb_prompt(_mask(), 'x')
+    with pytest.raises(ValueError, match='takes.*got.*radius'):
+        perturb_prompt(_mask(), dict(type='dilate', radius=2))
+    with pytest.raises(ValueError, match='non-empty'):
+        perturb_prompt(np.zeros((4, 4), bool), 'box')
+
+
+def test_box_prompt_rasterisation():
+    mask = box_to_mask(BoxPrompt(2.5, 1, 6, 3.2), (8, 10))
+    expected = np.zeros((8, 10), dtype=bool)
+    expected[1:4, 2:6] = True
+    np.testing.assert_array_equal(mask, expected)
+    # clipped to the image; through fit_prompt like any prompt
+    np.testing.assert_array_equal(
+        fit_prompt(BoxPrompt(-5, -5, 3, 2), (8, 10), 'x'),
+        box_to_mask(BoxPrompt(0, 0, 3, 2), (8, 10)))
+    with pytest.raises(ValueError, match='x1 < x2'):
+        box_to_mask(BoxPrompt(5, 1, 5, 3), (8, 10))
+    with pytest.raises(ValueError, match='outside the image'):
+        box_to_mask(BoxPrompt(20, 1, 30, 3), (8, 10))
