@@ -105,7 +105,12 @@ class MultiLevelDecoderHead(BaseModule):
             ``importance_sample_ratio`` as in ``Mask2FormerHead``, and
             ``unannotated`` (``'ignore'`` or ``'background'``, see above;
             default ``'ignore'``). Needed by :meth:`loss`. Defaults to None.
-        test_cfg (:obj:`ConfigDict` or dict, optional): Kept for the
+        test_cfg (:obj:`ConfigDict` or dict, optional): The head reads
+            ``lean_inference`` (default True): at inference the blocks
+            before the last compute only the next block's attention mask,
+            from mask features resized to its size (equal to the full path
+            to float rounding; ``cls_scores`` and ``mask_preds`` then hold
+            the last block's prediction only). The rest is for the
             detector; the head itself does no post-processing.
         init_cfg (:obj:`ConfigDict` or dict, optional): Initialization
             config. Defaults to None.
@@ -263,10 +268,10 @@ class MultiLevelDecoderHead(BaseModule):
                     f'h, w), got {tuple(memory.shape)}')
 
     def forward(
-            self,
-            mask_features: Tensor,
-            multi_scale_memorys: Sequence[Tensor],
-            batch_data_samples: Optional[SampleList] = None
+        self,
+        mask_features: Tensor,
+        multi_scale_memorys: Sequence[Tensor],
+        batch_data_samples: Optional[SampleList] = None
     ) -> Dict[str, DecoderOutput]:
         """Run all decoders block by block.
 
@@ -301,8 +306,27 @@ class MultiLevelDecoderHead(BaseModule):
                 self.decoder_positional_encoding(mask).flatten(2).permute(
                     0, 2, 1))
 
+        # Lean inference: the intermediate predictions only serve as the
+        # next block's attention masks; compute those from mask features
+        # resized once per feature size, and the full prediction at the
+        # last block only (training keeps every block's prediction for the
+        # deep supervision).
+        lean = not self.training and (self.test_cfg or {}).get(
+            'lean_inference', True)
+        resized = {}
+
+        def at_size(size):
+            size = tuple(size)
+            if size not in resized:
+                resized[size] = F.interpolate(
+                    mask_features, size, mode='bilinear', align_corners=False)
+            return resized[size]
+
+        first_size = multi_scale_memorys[0].shape[-2:]
         states = OrderedDict(
-            (name, decoder.start(mask_features, multi_scale_memorys))
+            (name,
+             decoder.start(mask_features, multi_scale_memorys,
+                           at_size(first_size) if lean else None))
             for name, decoder in self.decoders.items())
         for i in range(self.num_transformer_decoder_layers):
             level = i % num_levels
@@ -314,21 +338,25 @@ class MultiLevelDecoderHead(BaseModule):
                 for a, b in self.tcm_pairs:
                     tcm = self.tcm_layers[i][f'{a}_{b}']
                     states[a].query, states[b].query = tcm(
-                        states[a].query, states[b].query,
-                        states[a].query_pos, states[b].query_pos)
+                        states[a].query, states[b].query, states[a].query_pos,
+                        states[b].query_pos)
             # eq. 7 and 3: each level's own FFN, then its prediction
             next_size = multi_scale_memorys[(i + 1) % num_levels].shape[-2:]
+            last = i == self.num_transformer_decoder_layers - 1
             for name, decoder in self.decoders.items():
                 decoder.feed_forward(states[name], i)
-                decoder.predict(states[name], mask_features, next_size)
+                if lean and not last:
+                    decoder.predict_attn_mask(states[name], at_size(next_size))
+                else:
+                    decoder.predict(states[name], mask_features, next_size)
         return OrderedDict((name, self.decoders[name].output(state))
                            for name, state in states.items())
 
     def predict(
-            self,
-            mask_features: Tensor,
-            multi_scale_memorys: Sequence[Tensor],
-            batch_data_samples: Optional[SampleList] = None
+        self,
+        mask_features: Tensor,
+        multi_scale_memorys: Sequence[Tensor],
+        batch_data_samples: Optional[SampleList] = None
     ) -> Dict[str, DecoderOutput]:
         """Forward without losses; see :meth:`forward` for the inputs and
         outputs. The detector post-processes the last entries of

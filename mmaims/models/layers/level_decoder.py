@@ -159,8 +159,10 @@ class LevelDecoder(BaseModule):
         attn_mask = attn_mask.detach()
         return cls_pred, mask_pred, attn_mask, decoder_out
 
-    def start(self, mask_features: Tensor,
-              multi_scale_memorys: Sequence[Tensor]) -> DecoderState:
+    def start(self,
+              mask_features: Tensor,
+              multi_scale_memorys: Sequence[Tensor],
+              lean_features: Optional[Tensor] = None) -> DecoderState:
         """Project the image features into keys and predict with the
         initial queries.
 
@@ -168,6 +170,10 @@ class LevelDecoder(BaseModule):
             mask_features (Tensor): (B, C_out, H/4, W/4).
             multi_scale_memorys (Sequence[Tensor]): Low to high resolution,
                 each (B, C, h_i, w_i).
+            lean_features (Tensor, optional): Mask features resized to the
+                first block's feature size: compute only the attention mask
+                (:meth:`predict_attn_mask`). Defaults to None (the full
+                prediction).
 
         Returns:
             DecoderState: The state before the first block.
@@ -183,7 +189,11 @@ class LevelDecoder(BaseModule):
         query_pos = self.query_embed.weight.unsqueeze(0).repeat(
             (batch_size, 1, 1))
         state = DecoderState(keys=keys, query=query, query_pos=query_pos)
-        self.predict(state, mask_features, multi_scale_memorys[0].shape[-2:])
+        if lean_features is None:
+            self.predict(state, mask_features,
+                         multi_scale_memorys[0].shape[-2:])
+        else:
+            self.predict_attn_mask(state, lean_features)
         return state
 
     def attend(self, state: DecoderState, block: int, key_pos: Tensor,
@@ -242,6 +252,29 @@ class LevelDecoder(BaseModule):
             self.forward_head(state.query, mask_features, next_size)
         state.cls_scores.append(cls_pred)
         state.mask_preds.append(mask_pred)
+
+    def predict_attn_mask(self, state: DecoderState,
+                          next_features: Tensor) -> None:
+        """Only the attention mask of the next block, from mask features
+        already resized to that block's feature size (lean inference).
+
+        Bilinear resizing is linear, so the mask logits of the queries on
+        resized mask features are the resized mask logits that
+        :meth:`predict` computes at 1/4 resolution: the same attention mask
+        (to float rounding) without the full-resolution masks and the class
+        logits, which only the last block's prediction needs at inference.
+
+        Args:
+            state (DecoderState): Updated: ``attn_mask``.
+            next_features (Tensor): Mask features resized to the next
+                block's feature size, (B, C_out, h, w).
+        """
+        decoder_out = self.transformer_decoder.post_norm(state.query)
+        mask_embed = self.mask_embed(decoder_out)
+        logits = torch.einsum('bqc,bchw->bqhw', mask_embed, next_features)
+        # (B, Q, h, w) -> (B * num_heads, Q, h * w); sigmoid < 0.5 is < 0
+        state.attn_mask = (logits.flatten(2) < 0).unsqueeze(1).repeat(
+            (1, self.num_heads, 1, 1)).flatten(0, 1).detach()
 
     @staticmethod
     def output(state: DecoderState) -> DecoderOutput:

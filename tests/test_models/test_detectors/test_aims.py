@@ -413,6 +413,40 @@ def test_drill_down_prompts_are_skipped_without_mpe():
     assert 'pred_prompted_instances' not in res
 
 
+def test_lean_inference_equals_the_full_path():
+    """Intermediate attention masks from resized mask features (the
+    default at inference) give what the full path gives; training keeps
+    every block's prediction."""
+    model = build().eval()
+    data = preprocess(model, [_eval_sample(), _eval_sample(img_id=6)],
+                      False)
+    head_cfg = model.decode_head.test_cfg
+    results = {}
+    with torch.no_grad():
+        for lean in (True, False):
+            head_cfg['lean_inference'] = lean
+            results[lean] = model.predict(
+                data['inputs'], copy.deepcopy(data['data_samples']))
+            outputs = model.decode_head(*model.extract_feat(data['inputs']))
+            # lean: only the last block's prediction is made
+            num = model.decode_head.num_transformer_decoder_layers
+            assert len(outputs['part'].mask_preds) == (1 if lean else num + 1)
+    for lean_res, full_res in zip(results[True], results[False]):
+        for field in ('pred_instances', 'pred_part_instances',
+                      'pred_relation_instances'):
+            a, b = lean_res.get(field), full_res.get(field)
+            assert len(a) > 0 and torch.equal(a.masks, b.masks)
+            assert torch.allclose(a.scores, b.scores, atol=1e-5)
+        assert torch.allclose(lean_res.pred_entity_part_links.scores,
+                              full_res.pred_entity_part_links.scores,
+                              atol=1e-5)
+    # training ignores the switch: every block predicts
+    model.train()
+    head_cfg['lean_inference'] = True
+    outputs = model.decode_head(*model.extract_feat(data['inputs']))
+    assert len(outputs['entity'].cls_scores) == num + 1
+
+
 def test_full_prompt_on_cached_features_equals_one_step():
     model = build().eval()
     data = preprocess(model, [_eval_sample()], False)
