@@ -186,6 +186,44 @@ class AIMSImageSession:
             for sample in samples
         ]
 
+    def drill_down_all(self, score_thr: float = 0.5) -> dict:
+        """The one-step prediction expanded into the next level down:
+        every entity with a score above ``score_thr`` split into its parts
+        by the part decoder, every such relation into its two entities by
+        the relation decoder (a one-entity / two-entity prompt each, all
+        prompts of a decoder in batched passes on the cached features).
+
+        Args:
+            score_thr (float): Masks with a score <= this are not drilled
+                into. Defaults to 0.5.
+
+        Returns:
+            dict: The one-step prediction dict of :meth:`predict`, plus
+            ``drill_down``: one entry per drilled mask, ``parent_id`` (its
+            id among ``masks``), ``decoder``, ``prompt_type``, ``level``
+            (of the children) and ``masks`` (the children, ids numbered
+            within the entry), as docs/formats.md section 2 describes.
+        """
+        from mmaims.structures import decode_rle
+        result = self.predict()
+        result['drill_down'] = []
+        for parent_level, decoder in (('entity', 'part'),
+                                      ('relation', 'relation')):
+            parents = [
+                m for m in result['masks']
+                if m['level'] == parent_level and m['score'] > score_thr
+            ]
+            if not parents:
+                continue
+            outputs = self.prompt(
+                [decode_rle(m['segmentation']) for m in parents],
+                decoder=decoder)
+            for parent, output in zip(parents, outputs):
+                result['drill_down'].append(
+                    dict(parent_id=parent['id'], **output['prompt'],
+                         masks=output['masks']))
+        return result
+
     def _fit(self, prompt: PromptInput, index: int = 0) -> np.ndarray:
         """A prompt as a bool mask of the image's size (see
         :func:`fit_prompt`)."""

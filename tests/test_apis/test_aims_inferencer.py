@@ -340,3 +340,32 @@ def test_config_name_and_random_weights(tiny_checkpoint):
         inferencer = AIMSInferencer(TINY_CONFIG, show_progress=False)
     assert str(next(inferencer.model.parameters()).device) == (
         'cuda:0' if torch.cuda.is_available() else 'cpu')
+
+
+def test_drill_down_all_expands_the_hierarchy(inferencer):
+    session = inferencer.session(GOOD)
+    result = session.drill_down_all(score_thr=0.0)
+    one_step = session.predict()
+    assert result['masks'] == one_step['masks']
+    masks = {m['id']: m for m in one_step['masks']}
+    parents = [
+        m for m in one_step['masks']
+        if m['level'] in ('entity', 'relation') and m['score'] > 0.0
+    ]
+    assert parents
+    assert [e['parent_id'] for e in result['drill_down']] == [
+        m['id'] for m in parents if m['level'] == 'entity'
+    ] + [m['id'] for m in parents if m['level'] == 'relation']
+    for entry in result['drill_down']:
+        parent = masks[entry['parent_id']]
+        expected = dict(entity=('part', 'one_entity', 'part'),
+                        relation=('relation', 'two_entities', 'entity'))
+        assert (entry['decoder'], entry['prompt_type'],
+                entry['level']) == expected[parent['level']]
+        # each entry equals prompting its parent alone
+        [alone] = session.prompt(
+            decode_rle(parent['segmentation']), decoder=entry['decoder'])
+        assert [m['segmentation'] for m in entry['masks']
+                ] == [m['segmentation'] for m in alone['masks']]
+    # a threshold above every score drills into nothing
+    assert session.drill_down_all(score_thr=1.0)['drill_down'] == []
