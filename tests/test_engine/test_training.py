@@ -309,3 +309,20 @@ def test_benchmark_metric_runs_and_checks_equality():
     ])
     assert 'ratio mmaims / faster-coco-eval' in out.stdout
     assert 'MISMATCH' not in out.stdout + out.stderr
+
+
+def test_drill_down_robustness_table(tiny_config, tiny_checkpoint, tmp_path):
+    out_file = str(tmp_path / 'table.md')
+    out = run([
+        PY, 'tools/analysis_tools/drill_down_robustness.py', tiny_config,
+        tiny_checkpoint, '--perturbations', 'exact', 'dilate:1', '--out',
+        out_file
+    ])
+    with open(out_file) as f:
+        table = f.read()
+    assert table in out.stdout
+    lines = table.splitlines()
+    assert lines[0].startswith('| prompt | parts R@0.75 |')
+    assert [line.split('|')[1].strip() for line in lines[2:]] == [
+        'exact', 'dilate1'
+    ]

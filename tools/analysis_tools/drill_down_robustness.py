@@ -1,0 +1,133 @@
+# Copyright (c) mmaims contributors. All rights reserved.
+"""Drill-down from rough prompts: the drill-down metrics of one checkpoint
+with exact, box, dilated, eroded, lasso and scribble prompts, side by side.
+
+    python tools/analysis_tools/drill_down_robustness.py CONFIG CKPT \\
+        [--perturbations exact box dilate:3 erode:2 polygon:3 strokes:3] \\
+        [--seed 0] [--cfg-options model.test_cfg.prompt_clip=inside] \\
+        [--out table.md]
+
+For each perturbation the config's test split is evaluated with
+``LoadDrillDownPrompts(perturbation=...)`` (the model gets the rough
+prompt, the targets stay the true children) and
+``FederatedMetric(drill_down=True)``; the table gives, for entity -> parts
+and relation -> entities, R@0.75 and mAP of the drill-down and of the
+one-step reference restricted to the same rough prompt
+(docs/formats.md section 3). ``type:value`` sets the perturbation's main
+parameter (``dilate:3`` is ``dict(type='dilate', k=3)``).
+"""
+import argparse
+import copy
+import os.path as osp
+import sys
+
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.runner import load_checkpoint
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from benchmark_drill_down import evaluate  # noqa: E402
+
+from mmaims.registry import DATASETS, METRICS, MODELS  # noqa: E402
+from mmaims.structures.drill_down import DRILL_DOWN_PROMPT_TYPES  # noqa
+from mmaims.structures.fields import link_type  # noqa: E402
+from mmaims.structures.prompt_perturbation import (  # noqa: E402
+    PERTURBATIONS, perturbation_tag)
+from mmaims.utils import (register_all_modules,  # noqa: E402
+                          register_safe_checkpoint_loader)
+from mmaims.utils.file_io import atomic_open  # noqa: E402
+
+#: the parameter ``type:value`` sets
+_MAIN_PARAM = dict(dilate='k', erode='k', polygon='tolerance', strokes='num')
+DEFAULT = ('exact', 'box', 'dilate:3', 'erode:2', 'polygon:3', 'strokes:3')
+
+
+def parse_perturbation(text: str):
+    """``'dilate:3'`` -> ``dict(type='dilate', k=3)``."""
+    kind, _, value = text.partition(':')
+    if kind not in PERTURBATIONS:
+        raise argparse.ArgumentTypeError(
+            f'unknown perturbation "{kind}"; expected one of '
+            f'{sorted(PERTURBATIONS)}')
+    spec = dict(type=kind)
+    if value:
+        if kind not in _MAIN_PARAM:
+            raise argparse.ArgumentTypeError(f'"{kind}" takes no value')
+        spec[_MAIN_PARAM[kind]] = float(value) if '.' in value else int(value)
+    return spec
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument(
+        '--perturbations',
+        nargs='+',
+        type=parse_perturbation,
+        default=[parse_perturbation(p) for p in DEFAULT])
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    parser.add_argument('--out', help='also write the table (markdown)')
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> str:
+    args = parse_args(argv)
+    register_all_modules()
+    register_safe_checkpoint_loader()
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    model = MODELS.build(cfg.model)
+    load_checkpoint(model, args.checkpoint, map_location='cpu')
+    model = model.to(args.device).eval()
+    dataset_cfg = cfg.test_dataloader.dataset
+    batch_size = cfg.test_dataloader.get('batch_size', 1)
+    children = [link_type(t).child for t in DRILL_DOWN_PROMPT_TYPES]
+    header = ['prompt'] + [
+        f'{child}s {value}' for child in children
+        for value in ('R@0.75', 'mAP', 'restricted R@0.75', 'restricted mAP')
+    ]
+    rows = []
+    for spec in args.perturbations:
+        tag = perturbation_tag(spec)
+        run_cfg = copy.deepcopy(dataset_cfg)
+        steps = [
+            t for t in run_cfg.pipeline if t['type'] == 'LoadDrillDownPrompts'
+        ]
+        if not steps:
+            raise SystemExit(f'{args.config}: the test pipeline has no '
+                             'LoadDrillDownPrompts')
+        steps[0].update(perturbation=spec, seed=args.seed)
+        dataset = DATASETS.build(run_cfg)
+        metric = METRICS.build(dict(cfg.test_evaluator, drill_down=True))
+        metric.dataset_meta = dataset.metainfo
+        with torch.no_grad():
+            metrics = evaluate(model, dataset, metric, batch_size,
+                               False)['metrics']
+        cells = [tag or 'exact']
+        for child in children:
+            infix = f'{tag}_' if tag else ''
+            for scoring, value in (('drill', 'R@0.75'), ('drill', 'mAP'),
+                                   ('restricted', 'R@0.75'),
+                                   ('restricted', 'mAP')):
+                got = metrics[f'aims/{scoring}_{infix}{child}_{value}']
+                cells.append('-' if got < 0 else f'{got:.3f}')
+        rows.append(cells)
+        print(f'{cells[0]}: ' + ', '.join(
+            f'{h} {c}' for h, c in zip(header[1:], cells[1:])),
+              flush=True)
+    table = '\n'.join(['| ' + ' | '.join(r) + ' |' for r in [header]] +
+                      ['|' + '---|' * len(header)] +
+                      ['| ' + ' | '.join(r) + ' |' for r in rows]) + '\n'
+    print(table, end='')
+    if args.out:
+        with atomic_open(args.out) as f:
+            f.write(table)
+    return table
+
+
+if __name__ == '__main__':
+    main()
