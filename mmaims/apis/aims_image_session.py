@@ -140,44 +140,60 @@ class AIMSImageSession:
     def prompt(
             self,
             prompts: Union[PromptInput, Sequence[PromptInput]],
-            decoder: str = 'part',
+            decoder: Union[str, Sequence[str]] = 'part',
             prompt_type: Optional[str] = None,
             return_datasamples: bool = False
     ) -> List[Union[dict, DetDataSample]]:
         """Prompt inference of one or several masks on the cached features.
 
+        The prompts of one decoder go through the decoders together
+        (:meth:`AIMS.predict_prompts`); a list of decoders, one per prompt,
+        mixes them (each decoder's prompts batched, results in the order of
+        the prompts).
+
         Args:
             prompts (str | np.ndarray | Sequence[float] | list): One mask
                 or box, or a list of them.
-            decoder (str): ``'part'`` (split an entity into parts),
-                ``'relation'`` (split two touching entities) or
-                ``'entity'`` (split a region into entities).
-            prompt_type (str, optional): See :meth:`prompt_sample`.
+            decoder (str | Sequence[str]): ``'part'`` (split an entity into
+                parts), ``'relation'`` (split two touching entities) or
+                ``'entity'`` (split a region into entities), or one of
+                them per prompt.
+            prompt_type (str, optional): See :meth:`prompt_sample`; by
+                default each decoder's.
             return_datasamples (bool): Return ``DetDataSample`` s.
 
         Returns:
             list[dict | DetDataSample]: One prediction dict per prompt, with
             ``prompt`` (``decoder``, ``prompt_type``, ``level``).
         """
-        check_decoder(decoder, self.model)
         if isinstance(prompts, (list, tuple)) and not is_box(prompts):
             prompt_list = list(prompts)
         else:
             prompt_list = [prompts]
+        decoders = [decoder] * len(prompt_list) if isinstance(
+            decoder, str) else list(decoder)
+        if len(decoders) != len(prompt_list):
+            raise ValueError(f'{len(decoders)} decoders for '
+                             f'{len(prompt_list)} prompts; give one decoder, '
+                             'or one per prompt')
+        for name in set(decoders):
+            check_decoder(name, self.model)
         masks = [
             torch.from_numpy(self._fit(prompt, index))
             for index, prompt in enumerate(prompt_list)
         ]
-        if prompt_type is None:
-            prompt_type = DEFAULT_PROMPT_TYPES.get(decoder)
+        samples: List[Optional[DetDataSample]] = [None] * len(masks)
         with torch.no_grad():
-            # the prompts go through the decoders together
-            samples = self.model.predict_prompts(
-                self.feats,
-                self.data_sample,
-                masks,
-                decoder,
-                prompt_type=prompt_type)
+            for name in sorted(set(decoders)):
+                rows = [i for i, d in enumerate(decoders) if d == name]
+                outputs = self.model.predict_prompts(
+                    self.feats,
+                    self.data_sample, [masks[i] for i in rows],
+                    name,
+                    prompt_type=prompt_type
+                    or DEFAULT_PROMPT_TYPES.get(name))
+                for row, sample in zip(rows, outputs):
+                    samples[row] = sample
         if return_datasamples:
             return samples
         return [

@@ -366,7 +366,7 @@ class AIMSInferencer(BaseInferencer):
     def prompt(self,
                image: Union[ImageInput, AIMSImageSession],
                prompts: Union[PromptInput, Sequence[PromptInput]],
-               decoder: str = 'part',
+               decoder: Union[str, Sequence[str]] = 'part',
                prompt_type: Optional[str] = None,
                return_datasamples: bool = False) -> List[dict]:
         """Run several prompts on one image, computing its features once.
@@ -376,7 +376,9 @@ class AIMSInferencer(BaseInferencer):
                 session of it (to reuse its features across calls).
             prompts (str | np.ndarray | Sequence[float] | list): Mask(s),
                 PNG paths, arrays or boxes ``(x1, y1, x2, y2)``.
-            decoder (str): ``'part'``, ``'entity'`` or ``'relation'``.
+            decoder (str | Sequence[str]): ``'part'``, ``'entity'`` or
+                ``'relation'``, or one per prompt (see
+                :meth:`AIMSImageSession.prompt`).
             prompt_type (str, optional): Recorded in the result.
             return_datasamples (bool): Return ``DetDataSample`` s.
 

@@ -342,6 +342,29 @@ def test_config_name_and_random_weights(tiny_checkpoint):
         'cuda:0' if torch.cuda.is_available() else 'cpu')
 
 
+def test_prompts_of_several_decoders_in_one_call(inferencer):
+    session = inferencer.session(GOOD)
+    box = cv2.imread(osp.join(PROMPTS, 'box.png'), 0) > 0
+    left = np.zeros((48, 64), bool)
+    left[:, :32] = True
+    mixed = session.prompt([box, left, box],
+                           decoder=['part', 'relation', 'relation'])
+    assert [m['prompt']['decoder'] for m in mixed] == [
+        'part', 'relation', 'relation'
+    ]
+    alone = [
+        session.prompt(box, decoder='part')[0],
+        session.prompt(left, decoder='relation')[0],
+        session.prompt(box, decoder='relation')[0]
+    ]
+    for got, want in zip(mixed, alone):
+        assert [m['segmentation'] for m in got['masks']
+                ] == [m['segmentation'] for m in want['masks']]
+        assert got['prompt'] == want['prompt']
+    with pytest.raises(ValueError, match='2 decoders for 3 prompts'):
+        session.prompt([box, left, box], decoder=['part', 'relation'])
+
+
 def test_drill_down_all_expands_the_hierarchy(inferencer):
     session = inferencer.session(GOOD)
     result = session.drill_down_all(score_thr=0.0)
