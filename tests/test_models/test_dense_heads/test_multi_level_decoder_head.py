@@ -64,7 +64,9 @@ def build_head(tcm='default', num_queries=5, decoders=None, seed=0):
         num_queries=num_queries,
         transformer_decoder=copy.deepcopy(TRANSFORMER_DECODER),
         positional_encoding=dict(num_feats=FEAT // 2, normalize=True),
-        train_cfg=copy.deepcopy(TRAIN_CFG))
+        train_cfg=copy.deepcopy(TRAIN_CFG),
+        # these tests compare every block's prediction at inference
+        test_cfg=dict(lean_inference=False))
     if decoders is not None:
         cfg['decoders'] = decoders
     if tcm is None:

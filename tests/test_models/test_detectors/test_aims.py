@@ -565,6 +565,8 @@ def test_baseline_entity_branch_equals_mmdet_mask2former(load_tool):
     Mask2Former (one thing class) holding the same weights."""
     from mmaims.models.detectors.aims import fill_widths, scratch_backbone_cfg
     aims = build(mpe=False, tcm=False, am=False).eval()
+    # every block's prediction is compared
+    aims.decode_head.test_cfg['lean_inference'] = False
     cfg = ConfigDict(fill_widths(tiny_model_cfg(mpe=False, tcm=False,
                                                 am=False)))
     pixel_decoder = copy.deepcopy(cfg.pixel_decoder)
