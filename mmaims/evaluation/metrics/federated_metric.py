@@ -143,7 +143,8 @@ class FederatedMetric(BaseMetric):
         if len(tags) > 1:
             raise ValueError(f'image id {img_id}: drill-down prompts with '
                              f'different perturbations {sorted(tags)}')
-        tag = tags.pop() if tags else ''
+        # None: the image has no prompt, so it says nothing of the tag
+        tag = tags.pop() if tags else None
         if tag:
             # rough prompts: the reference is restricted to what was given
             predictions['prompt_masks'] = {}
@@ -187,8 +188,10 @@ class FederatedMetric(BaseMetric):
                                  f'in {self.ann_file}')
             predictions[img_id] = result['predictions']
         prompted = any('prompted' in r['predictions'] for r in results)
-        tags = {r.get('drill_down_tag', '') for r in results
-                if r.get('has_prompts')}
+        tags = {
+            r['drill_down_tag']
+            for r in results if r.get('drill_down_tag') is not None
+        }
         if len(tags) > 1:
             raise ValueError('FederatedMetric: the images were given '
                              'drill-down prompts with different '

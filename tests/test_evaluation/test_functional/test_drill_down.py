@@ -457,3 +457,30 @@ def test_transform_gives_rough_prompts(tmp_path):
     ]
     assert strokes[0] == strokes[1] and strokes[0] != strokes[2]
     assert not (decode(strokes[0]) & ~MASKS[42]).any()
+
+
+def test_metric_with_rough_prompts_and_an_image_without_prompts(tmp_path):
+    """Images without prompts do not make the perturbation tags differ."""
+    import json
+
+    from mmaims.datasets import HierarchicalCocoDataset
+    from mmaims.datasets.transforms import LoadDrillDownPrompts
+    from mmaims.evaluation import FederatedMetric
+    ann_file = str(tmp_path / 'gt.json')
+    with open(ann_file, 'w') as f:
+        json.dump(_gt_dict(), f)
+    dataset = HierarchicalCocoDataset(
+        ann_file=ann_file, test_mode=True, check_image_files=False)
+    metric = FederatedMetric(ann_file, drill_down=True)
+    for index in range(len(dataset)):
+        info = LoadDrillDownPrompts(perturbation='box')(
+            dataset.get_data_info(index))
+        metric.process({}, [
+            dict(
+                img_id=info['img_id'],
+                ori_shape=(H, W),
+                drill_down_prompts=info['drill_down_prompts'])
+        ])
+    metrics = metric.compute_metrics(metric.results)
+    assert metrics['drill_box_part_prompts'] == 2
+    assert metrics['drill_box_part_mAP'] == -1  # no drill-down output
