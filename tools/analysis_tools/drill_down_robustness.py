@@ -39,6 +39,7 @@ from mmaims.utils.file_io import atomic_open  # noqa: E402
 
 #: the parameter ``type:value`` sets
 _MAIN_PARAM = dict(dilate='k', erode='k', polygon='tolerance', strokes='num')
+_PLURAL = dict(part='parts', entity='entities')
 DEFAULT = ('exact', 'box', 'dilate:3', 'erode:2', 'polygon:3', 'strokes:3')
 
 
@@ -87,7 +88,7 @@ def main(argv=None) -> str:
     batch_size = cfg.test_dataloader.get('batch_size', 1)
     children = [link_type(t).child for t in DRILL_DOWN_PROMPT_TYPES]
     header = ['prompt'] + [
-        f'{child}s {value}' for child in children
+        f'{_PLURAL[child]} {value}' for child in children
         for value in ('R@0.75', 'mAP', 'restricted R@0.75', 'restricted mAP')
     ]
     rows = []
