@@ -13,7 +13,7 @@ _base_ = [
 ]
 
 default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=20),
+    logger=dict(type='AIMSLoggerHook', interval=20),
     checkpoint=dict(
         type='CheckpointHook',
         by_epoch=False,

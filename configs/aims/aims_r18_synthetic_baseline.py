@@ -18,7 +18,7 @@ model = dict(
 train_dataloader = dict(dataset=dict(sample_types=(1, 2, 3)))
 
 default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=20),
+    logger=dict(type='AIMSLoggerHook', interval=20),
     checkpoint=dict(
         type='CheckpointHook',
         by_epoch=False,

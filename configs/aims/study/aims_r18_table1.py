@@ -27,7 +27,7 @@ param_scheduler = [
         gamma=0.1)
 ]
 default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=50),
+    logger=dict(type='AIMSLoggerHook', interval=50),
     checkpoint=dict(
         type='CheckpointHook',
         by_epoch=False,
