@@ -46,7 +46,7 @@ import json
 import os
 import os.path as osp
 from functools import lru_cache
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -543,6 +543,59 @@ def annotate_scene(scene: Scene, source: str, image_id: int,
     return img, anns
 
 
+def write_split(out_dir: str, split: str, count: int, draw: Callable,
+                info: dict, categories: List[dict],
+                first_ids: Tuple[int, int],
+                progress: bool) -> Tuple[str, List[dict], int, int]:
+    """Write one split of a synthetic dataset: ``images/SPLIT/NNNNNN.png``
+    and, atomically, ``annotations/SPLIT.json``.
+
+    Args:
+        out_dir (str): Output directory.
+        split (str): ``'train'`` or ``'val'``.
+        count (int): Number of images.
+        draw (Callable): ``draw(index, image_id, first_ann_id, file_name)``
+            -> ``(RGB image, images[] entry, annotations[])``.
+        info (dict): The file's ``info``.
+        categories (list[dict]): The file's ``categories``.
+        first_ids (tuple[int, int]): First image id and annotation id.
+        progress (bool): Show a progress bar.
+
+    Returns:
+        tuple: The annotation file path, its ``images``, and the next image
+        and annotation ids.
+    """
+    os.makedirs(osp.join(out_dir, 'images', split), exist_ok=True)
+    image_id, ann_id = first_ids
+    images, annotations = [], []
+    iterator = range(count)
+    if progress and count:
+        from mmengine.utils import track_iter_progress
+        iterator = track_iter_progress(list(iterator))
+    for i in iterator:
+        file_name = f'{split}/{i + 1:06d}.png'
+        image, img, anns = draw(i, image_id, ann_id, file_name)
+        cv2.imwrite(
+            osp.join(out_dir, 'images', file_name),
+            cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        images.append(img)
+        annotations.extend(anns)
+        image_id += 1
+        ann_id += len(anns)
+    path = osp.join(out_dir, 'annotations', f'{split}.json')
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    with atomic_open(path) as f:
+        json.dump(
+            dict(
+                info=info,
+                images=images,
+                annotations=annotations,
+                categories=categories),
+            f,
+            separators=(',', ':'))
+    return path, images, image_id, ann_id
+
+
 def make_synthetic_dataset(out_dir: str,
                            num_images: int = 1000,
                            num_val: Optional[int] = None,
@@ -585,14 +638,8 @@ def make_synthetic_dataset(out_dir: str,
     for split_index, (split, count, sources) in enumerate(
         (('train', num_images, tuple(train_sources)),
          ('val', num_val, tuple(val_sources)))):
-        img_dir = osp.join(out_dir, 'images', split)
-        os.makedirs(img_dir, exist_ok=True)
-        images, annotations = [], []
-        iterator = range(count)
-        if progress and count:
-            from mmengine.utils import track_iter_progress
-            iterator = track_iter_progress(list(iterator))
-        for i in iterator:
+
+        def draw(i, first_image_id, first_ann_id, file_name):
             source = sources[i % len(sources)]
             rng = np.random.default_rng([seed, split_index, i])
             for _ in range(20):
@@ -606,30 +653,20 @@ def make_synthetic_dataset(out_dir: str,
                 if source != 'toy_paco' or any(e['parts']
                                                for e in scene.entities):
                     break
-            file_name = f'{split}/{i + 1:06d}.png'
-            cv2.imwrite(
-                osp.join(out_dir, 'images', file_name),
-                cv2.cvtColor(scene.image, cv2.COLOR_RGB2BGR))
-            img, anns = annotate_scene(scene, source, image_id, ann_id,
-                                       file_name, rng)
-            images.append(img)
-            annotations.extend(anns)
-            image_id += 1
-            ann_id += len(anns)
-        ann_dir = osp.join(out_dir, 'annotations')
-        os.makedirs(ann_dir, exist_ok=True)
-        path = osp.join(ann_dir, f'{split}.json')
-        with atomic_open(path) as f:
-            json.dump(
-                dict(
-                    info=dict(
-                        description='mmaims synthetic AIMS dataset',
-                        seed=seed,
-                        size=size),
-                    images=images,
-                    annotations=annotations,
-                    categories=CATEGORIES),
-                f,
-                separators=(',', ':'))
-        paths[split] = path
+            img, anns = annotate_scene(scene, source, first_image_id,
+                                       first_ann_id, file_name, rng)
+            return scene.image, img, anns
+
+        paths[split], _, image_id, ann_id = write_split(
+            out_dir,
+            split,
+            count,
+            draw,
+            info=dict(
+                description='mmaims synthetic AIMS dataset',
+                seed=seed,
+                size=size),
+            categories=CATEGORIES,
+            first_ids=(image_id, ann_id),
+            progress=progress)
     return paths

@@ -48,9 +48,6 @@ and ``t1_eval_psg`` (entity + relation) know every kind, rare ones
 included, like the evaluation split of the paper built from PPP and
 COCO-PSG. This design was fixed from Table 1 before any study ran on it.
 """
-import json
-import os
-import os.path as osp
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import cv2
@@ -58,9 +55,9 @@ import numpy as np
 
 from mmaims.structures import (ENTITY, PART, RELATION, encode_mask, merge_rles,
                                rle_area, rle_bbox)
-from mmaims.utils.file_io import atomic_open
 from .synthetic import (_CAT_ID, CATEGORIES_WITH_RARE, PACO_KINDS,
-                        RARE_KINDS, Scene, _paco_region, generate_scene)
+                        RARE_KINDS, Scene, _paco_region, generate_scene,
+                        write_split)
 
 #: An image's annotated fraction may differ from its source's target by
 #: this much before another scene is drawn.
@@ -300,45 +297,31 @@ def make_table1_dataset(out_dir: str,
     for split_index, (split, count, sources) in enumerate(
         (('train', num_images, tuple(TABLE1_SOURCES)),
          ('val', num_val, tuple(TABLE1_VAL_SOURCES)))):
-        os.makedirs(osp.join(out_dir, 'images', split), exist_ok=True)
-        images, annotations = [], []
-        iterator = range(count)
-        if progress and count:
-            from mmengine.utils import track_iter_progress
-            iterator = track_iter_progress(list(iterator))
-        for i in iterator:
+
+        def draw(i, first_image_id, first_ann_id, file_name):
             source = sources[i % len(sources)]
             # split_index + 10: other streams than the default profile's
             rng = np.random.default_rng([seed, split_index + 10, i])
             scene, entities, region = draw_image(source, rng, size)
-            file_name = f'{split}/{i + 1:06d}.png'
-            cv2.imwrite(
-                osp.join(out_dir, 'images', file_name),
-                cv2.cvtColor(scene.image, cv2.COLOR_RGB2BGR))
-            img, anns = annotate_table1(source, entities, region, image_id,
-                                        ann_id, file_name)
-            images.append(img)
-            annotations.extend(anns)
-            image_id += 1
-            ann_id += len(anns)
+            img, anns = annotate_table1(source, entities, region,
+                                        first_image_id, first_ann_id,
+                                        file_name)
+            return scene.image, img, anns
+
+        paths[split], images, image_id, ann_id = write_split(
+            out_dir,
+            split,
+            count,
+            draw,
+            info=dict(
+                description='mmaims synthetic AIMS dataset, Table 1 profile',
+                seed=seed,
+                size=size),
+            categories=CATEGORIES_WITH_RARE,
+            first_ids=(image_id, ann_id),
+            progress=progress)
         for source in sources:
             measured[source] = unannotated_fraction(
                 [img for img in images if img['source'] == source])
-        path = osp.join(out_dir, 'annotations', f'{split}.json')
-        os.makedirs(osp.dirname(path), exist_ok=True)
-        with atomic_open(path) as f:
-            json.dump(
-                dict(
-                    info=dict(
-                        description='mmaims synthetic AIMS dataset, '
-                        'Table 1 profile',
-                        seed=seed,
-                        size=size),
-                    images=images,
-                    annotations=annotations,
-                    categories=CATEGORIES_WITH_RARE),
-                f,
-                separators=(',', ':'))
-        paths[split] = path
     paths['unannotated'] = measured
     return paths
