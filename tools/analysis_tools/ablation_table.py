@@ -266,15 +266,20 @@ def make_table(table: str,
     return '\n'.join(lines) + '\n'
 
 
-def main(argv: Optional[Sequence[str]] = None) -> str:
-    args = parse_args(argv)
-    table = make_table(args.table, assign_rows(args.table, args.runs),
-                       args.sources, args.drill_down)
+def emit(table: str, out: Optional[str] = None) -> str:
+    """Print a table and, with ``out``, write it there atomically."""
     print(table, end='')
-    if args.out:
-        with atomic_open(args.out) as f:
+    if out:
+        with atomic_open(out) as f:
             f.write(table)
     return table
+
+
+def main(argv: Optional[Sequence[str]] = None) -> str:
+    args = parse_args(argv)
+    return emit(
+        make_table(args.table, assign_rows(args.table, args.runs),
+                   args.sources, args.drill_down), args.out)
 
 
 if __name__ == '__main__':

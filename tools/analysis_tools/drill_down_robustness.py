@@ -26,6 +26,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import load_checkpoint
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from ablation_table import emit  # noqa: E402
 from benchmark_drill_down import evaluate  # noqa: E402
 
 from mmaims.registry import DATASETS, METRICS, MODELS  # noqa: E402
@@ -35,7 +36,6 @@ from mmaims.structures.prompt_perturbation import (  # noqa: E402
     PERTURBATIONS, perturbation_tag)
 from mmaims.utils import (register_all_modules,  # noqa: E402
                           register_safe_checkpoint_loader)
-from mmaims.utils.file_io import atomic_open  # noqa: E402
 
 #: the parameter ``type:value`` sets
 _MAIN_PARAM = dict(dilate='k', erode='k', polygon='tolerance', strokes='num')
@@ -120,14 +120,9 @@ def main(argv=None) -> str:
         print(f'{cells[0]}: ' + ', '.join(
             f'{h} {c}' for h, c in zip(header[1:], cells[1:])),
               flush=True)
-    table = '\n'.join(['| ' + ' | '.join(r) + ' |' for r in [header]] +
-                      ['|' + '---|' * len(header)] +
-                      ['| ' + ' | '.join(r) + ' |' for r in rows]) + '\n'
-    print(table, end='')
-    if args.out:
-        with atomic_open(args.out) as f:
-            f.write(table)
-    return table
+    lines = ['| ' + ' | '.join(r) + ' |' for r in [header] + rows]
+    lines.insert(1, '|' + '---|' * len(header))
+    return emit('\n'.join(lines) + '\n', args.out)
 
 
 if __name__ == '__main__':
