@@ -23,8 +23,8 @@ from .fields import (GT_FIELDS, IGNORED_FIELDS, INSTANCE_FIELDS, LINK_FIELDS,
                      LinkType, link_type)
 from .hierarchy import build_hierarchy, hierarchy_edges, hierarchy_nodes
 from .levels import ENTITY, LEVELS, PART, RELATION, check_level
-from .mask import (decode_rle, encode_mask, merge_rles, rle_area, rle_bbox,
-                   to_rle)
+from .mask import (decode_rle, encode_mask, mask_bboxes, merge_rles, rle_area,
+                   rle_bbox, to_rle)
 from .predictions import (load_predictions, masks_to_numpy, masks_to_rles,
                           merge_predictions, sample_level_predictions,
                           sample_link_predictions, samples_to_predictions,
@@ -40,7 +40,7 @@ __all__ = [
     'SAMPLE_TYPES', 'PROMPT_TYPES', 'DEFAULT_POOLS', 'Supervision', 'Task',
     'check_sample_type', 'eval_task', 'parse_task', 'sample_type_of',
     'supervision', 'to_rle', 'encode_mask', 'decode_rle', 'rle_area',
-    'rle_bbox', 'merge_rles', 'masks_to_numpy', 'masks_to_rles',
+    'rle_bbox', 'mask_bboxes', 'merge_rles', 'masks_to_numpy', 'masks_to_rles',
     'sample_level_predictions', 'sample_link_predictions',
     'samples_to_predictions', 'merge_predictions', 'validate_predictions',
     'load_predictions', 'build_hierarchy', 'hierarchy_edges',

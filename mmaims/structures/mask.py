@@ -1,5 +1,6 @@
 # Copyright (c) mmaims contributors. All rights reserved.
-"""COCO RLE helpers shared by the dataset, converters, metric and API.
+"""COCO RLE helpers shared by the dataset, converters, metric and API,
+and the boxes of binary mask tensors.
 
 Every mask mmaims writes is a compressed COCO RLE with ``counts`` as a
 ``str`` (``{"size": [h, w], "counts": "..."}``). On input, polygons and
@@ -10,6 +11,7 @@ from typing import List, Union
 
 import numpy as np
 import pycocotools.mask as mask_util
+import torch
 
 Segmentation = Union[dict, List[List[float]]]
 
@@ -143,6 +145,31 @@ def rle_area(rle: dict) -> int:
 def rle_bbox(rle: dict) -> List[float]:
     """Tight ``[x, y, w, h]`` box of a compressed RLE (zeros if empty)."""
     return [float(v) for v in mask_util.toBbox(_as_bytes_rle(rle))]
+
+
+def mask_bboxes(masks: torch.Tensor) -> torch.Tensor:
+    """Tight ``(x1, y1, x2, y2)`` boxes of binary masks, zeros for an empty
+    mask: the values of mmdet's ``mask2bbox``, computed for all masks at
+    once (``mask2bbox`` loops over the masks in Python, with a device
+    synchronisation per mask on a GPU: the largest cost of post-processing
+    100 masks per prompt there).
+
+    Args:
+        masks (Tensor): Bool (N, H, W).
+
+    Returns:
+        Tensor: Float32 (N, 4), on the masks' device.
+    """
+    height, width = masks.shape[-2:]
+    cols = masks.any(1).to(torch.uint8)  # (N, W)
+    rows = masks.any(2).to(torch.uint8)  # (N, H)
+    # argmax returns the first maximum: the first covered column / row
+    x1 = cols.argmax(1)
+    y1 = rows.argmax(1)
+    x2 = width - cols.flip(1).argmax(1)
+    y2 = height - rows.flip(1).argmax(1)
+    boxes = torch.stack([x1, y1, x2, y2], 1).to(torch.float32)
+    return boxes.masked_fill(~cols.bool().any(1)[:, None], 0.0)
 
 
 def merge_rles(rles: List[dict]) -> dict:

@@ -100,3 +100,22 @@ def test_bad_rle_in_a_prediction_file_names_the_mask():
         links=[])
     with pytest.raises(ValueError, match='mask id 7 .*counts sum to 16'):
         validate_predictions(preds, gt)
+
+
+def test_mask_bboxes_equal_mmdet_mask2bbox():
+    import torch
+    from mmdet.structures.mask import mask2bbox
+
+    from mmaims.structures import mask_bboxes
+    torch.manual_seed(0)
+    masks = torch.rand(12, 17, 23) > 0.97  # sparse: boxes of all sizes
+    masks[3] = False  # empty
+    masks[4] = False
+    masks[4, 16, 22] = True  # the last pixel only
+    masks[5] = True  # everything
+    boxes = mask_bboxes(masks)
+    assert boxes.dtype == torch.float32
+    assert torch.equal(boxes, mask2bbox(masks))
+    assert boxes[3].tolist() == [0, 0, 0, 0]
+    assert boxes[4].tolist() == [22, 16, 23, 17]
+    assert mask_bboxes(masks[:0]).shape == (0, 4)

@@ -4,14 +4,13 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn.functional as F
 from mmdet.structures import SampleList
-from mmdet.structures.mask import mask2bbox
 from mmdet.utils import OptConfigType, OptMultiConfig
 from mmengine.model import BaseModule
 from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmaims.registry import MODELS
-from mmaims.structures import check_level
+from mmaims.structures import check_level, mask_bboxes
 from mmaims.structures.prompt_geometry import (INSIDE_FRACTION,
                                                prompt_to_output)
 from ..layers import DecoderOutput
@@ -233,7 +232,7 @@ class AIMSPostProcessor(BaseModule):
         instances.masks = binary
         instances.scores = scores
         instances.labels = torch.zeros_like(query_inds)
-        instances.bboxes = mask2bbox(binary)
+        instances.bboxes = mask_bboxes(binary)
         return instances, query_inds
 
     @staticmethod
