@@ -13,11 +13,12 @@ from mmdet.structures.mask import BitmapMasks
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig, reduce_mean
 from mmengine.model import BaseModule, ModuleDict, ModuleList
 from mmengine.structures import InstanceData
-from torch import Tensor
+from torch import Tensor, nn
 
 from mmaims.registry import MODELS, TASK_UTILS
 from mmaims.structures import LEVELS, check_level
-from mmaims.structures.fields import GT_FIELDS, IGNORED_FIELDS, PIXEL_FIELDS
+from mmaims.structures.fields import (GT_FIELDS, IGNORED_FIELDS,
+                                      LOSS_REGION_FIELD)
 from mmaims.structures.tasks import parse_task
 from ..layers import DecoderOutput, LevelDecoder
 
@@ -64,7 +65,9 @@ class MultiLevelDecoderHead(BaseModule):
     3.1 and 3.4) makes them background on full-image samples (prompt type
     ``'full'``), which is the annotation problem that the paper's mask
     prompt encoder and partial-image prompts address; prompted samples
-    still use it. A sample without
+    still use it. A sample with a ``loss_region`` (a roughened prompt,
+    :class:`SampleTaskPrompt`'s ``rough_prompts``) uses it in place of
+    ``prompt_mask``. A sample without
     ``prompt_mask`` or ``valid_region`` counts the whole (padded) image for
     the missing one. Outside that region the mask logits are treated as
     certain when choosing Mask2Former's importance-sampled points, so those
@@ -271,9 +274,10 @@ class MultiLevelDecoderHead(BaseModule):
         self,
         mask_features: Tensor,
         multi_scale_memorys: Sequence[Tensor],
-        batch_data_samples: Optional[SampleList] = None
+        batch_data_samples: Optional[SampleList] = None,
+        decoders: Optional[Sequence[str]] = None
     ) -> Dict[str, DecoderOutput]:
-        """Run all decoders block by block.
+        """Run the decoders block by block.
 
         Args:
             mask_features (Tensor): Per-pixel embeddings at 1/4 of the padded
@@ -285,9 +289,14 @@ class MultiLevelDecoderHead(BaseModule):
             batch_data_samples (list[:obj:`DetDataSample`], optional): The
                 batch; not needed by the computation, accepted for the mmdet
                 head signature.
+            decoders (Sequence[str], optional): Run only these decoders
+                (and the TCM pairs with both decoders among them); the
+                others are neither run nor returned. None: all of them.
+                Training uses all (the detector never passes a subset
+                there).
 
         Returns:
-            dict[str, DecoderOutput]: For each decoder name, its
+            dict[str, DecoderOutput]: For each decoder run, its
             ``cls_scores`` (num_layers + 1 Tensors (B, Q, 2): the
             prediction of the initial queries, then after every block),
             ``mask_preds`` (num_layers + 1 Tensors (B, Q, H/4, W/4)) and
@@ -295,6 +304,10 @@ class MultiLevelDecoderHead(BaseModule):
             last block, E_T of eq. 8).
         """
         self._check_features(mask_features, multi_scale_memorys)
+        active = self._active_decoders(decoders)
+        tcm_pairs = [
+            pair for pair in self.tcm_pairs if set(pair) <= set(active)
+        ] if self.with_tcm else []
         batch_size = mask_features.shape[0]
         num_levels = self.num_transformer_feat_level
         key_pos = []
@@ -327,23 +340,22 @@ class MultiLevelDecoderHead(BaseModule):
             (name,
              decoder.start(mask_features, multi_scale_memorys,
                            at_size(first_size) if lean else None))
-            for name, decoder in self.decoders.items())
+            for name, decoder in active.items())
         for i in range(self.num_transformer_decoder_layers):
             level = i % num_levels
             # eq. 2: masked cross-attention and self-attention, each level
-            for name, decoder in self.decoders.items():
+            for name, decoder in active.items():
                 decoder.attend(states[name], i, key_pos[level], level)
             # eq. 5-6: task complementarity, each pair of adjacent levels
-            if self.with_tcm:
-                for a, b in self.tcm_pairs:
-                    tcm = self.tcm_layers[i][f'{a}_{b}']
-                    states[a].query, states[b].query = tcm(
-                        states[a].query, states[b].query, states[a].query_pos,
-                        states[b].query_pos)
+            for a, b in tcm_pairs:
+                tcm = self.tcm_layers[i][f'{a}_{b}']
+                states[a].query, states[b].query = tcm(
+                    states[a].query, states[b].query, states[a].query_pos,
+                    states[b].query_pos)
             # eq. 7 and 3: each level's own FFN, then its prediction
             next_size = multi_scale_memorys[(i + 1) % num_levels].shape[-2:]
             last = i == self.num_transformer_decoder_layers - 1
-            for name, decoder in self.decoders.items():
+            for name, decoder in active.items():
                 decoder.feed_forward(states[name], i)
                 if lean and not last:
                     decoder.predict_attn_mask(states[name], at_size(next_size))
@@ -352,16 +364,41 @@ class MultiLevelDecoderHead(BaseModule):
         return OrderedDict((name, self.decoders[name].output(state))
                            for name, state in states.items())
 
+    def _active_decoders(
+            self, decoders: Optional[Sequence[str]]) -> Dict[str, nn.Module]:
+        """The decoders to run, in the head's order."""
+        if decoders is None:
+            return OrderedDict(self.decoders.items())
+        unknown = set(decoders) - set(self.decoder_names)
+        if unknown or not decoders:
+            raise ValueError(
+                f'MultiLevelDecoderHead: cannot run decoders '
+                f'{list(decoders)}; the head has {list(self.decoder_names)}')
+        return OrderedDict((name, self.decoders[name])
+                           for name in self.decoder_names if name in decoders)
+
+    def coupled_decoders(self, decoder: str) -> Tuple[str, ...]:
+        """``decoder`` and the decoders the TCM couples with it, in the
+        head's order (``decoder`` alone without TCM)."""
+        names = {decoder}
+        if self.with_tcm:
+            for pair in self.tcm_pairs:
+                if decoder in pair:
+                    names.update(pair)
+        return tuple(n for n in self.decoder_names if n in names)
+
     def predict(
         self,
         mask_features: Tensor,
         multi_scale_memorys: Sequence[Tensor],
-        batch_data_samples: Optional[SampleList] = None
+        batch_data_samples: Optional[SampleList] = None,
+        decoders: Optional[Sequence[str]] = None
     ) -> Dict[str, DecoderOutput]:
         """Forward without losses; see :meth:`forward` for the inputs and
         outputs. The detector post-processes the last entries of
         ``cls_scores`` and ``mask_preds``."""
-        return self(mask_features, multi_scale_memorys, batch_data_samples)
+        return self(mask_features, multi_scale_memorys, batch_data_samples,
+                    decoders)
 
     # ------------------------------------------------------------------
     # losses
@@ -517,7 +554,12 @@ class MultiLevelDecoderHead(BaseModule):
                 'shape (AIMSDataPreprocessor)')
 
         region = torch.ones(shape, dtype=torch.bool, device=device)
-        region_maps = list(PIXEL_FIELDS)
+        # a roughened prompt's loss region replaces the prompt here
+        region_maps = [
+            LOSS_REGION_FIELD
+            if LOSS_REGION_FIELD in data_sample else 'prompt_mask',
+            'valid_region'
+        ]
         if self.unannotated == 'background' and task.prompt_type == 'full':
             # the paper: unannotated pixels of a full image are background
             region_maps.remove('valid_region')

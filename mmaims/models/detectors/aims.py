@@ -21,6 +21,9 @@ from mmaims.structures.tasks import (DEFAULT_PROMPT_DECODERS,
 from ..dense_heads.association_head import DEFAULT_PAIRS
 from ..layers import DecoderOutput
 
+#: Values of ``test_cfg.prompt_decoder_subset`` (see :class:`AIMS`).
+PROMPT_DECODER_SUBSETS = ('all', 'coupled', 'own')
+
 Feats = Tuple[Tensor, List[Tensor]]
 
 
@@ -180,6 +183,16 @@ class AIMS(BaseDetector):
       yields entities, as it is trained: sample type 8).
     - ``prompt_batch_size`` (int): prompts of one image run through the
       decoders together by :meth:`predict_prompts`. Default 16.
+    - ``prompt_decoder_subset`` (str): which decoders a prompt-mode pass
+      runs. ``'all'`` (default): every decoder with every TCM pair, as in
+      training; ``'coupled'``: the prompt's decoder and the decoders the
+      TCM couples with it (entity -> parts: part and entity, without the
+      relation decoder and its TCM); ``'own'``: the prompt's decoder alone,
+      without TCM. The outputs of the decoders not reported are never
+      used, but through the TCM they change the reported one: the choice
+      is measured in README, "Speed". One-step inference always runs all
+      decoders. The association module is skipped whenever no sample of
+      the pass reports two levels (prompt mode never does).
 
     **Drill-down evaluation**: a sample whose metainfo has
     ``drill_down_prompts`` (:class:`mmaims.datasets.transforms.
@@ -275,6 +288,13 @@ class AIMS(BaseDetector):
         self.prompt_output_levels = dict(
             self.test_cfg.get('prompt_output_levels',
                               DEFAULT_PROMPT_OUTPUT_LEVELS))
+        self.prompt_decoder_subset = self.test_cfg.get(
+            'prompt_decoder_subset', 'all')
+        if self.prompt_decoder_subset not in PROMPT_DECODER_SUBSETS:
+            raise ValueError(
+                'test_cfg.prompt_decoder_subset must be one of '
+                f'{PROMPT_DECODER_SUBSETS}, got '
+                f'{self.prompt_decoder_subset!r}')
         for decoder, level in self.prompt_output_levels.items():
             if level not in LEVELS:
                 raise ValueError(
@@ -722,6 +742,24 @@ class AIMS(BaseDetector):
             return None
         return tuple(names)
 
+    def _decoders_to_run(
+        self, output_levels: List[Optional[Dict[str, str]]]
+    ) -> Optional[Tuple[str, ...]]:
+        """The decoders a pass runs (None: all), by
+        ``test_cfg.prompt_decoder_subset``; a one-step sample in the batch
+        (``None`` output levels) needs all of them."""
+        if self.prompt_decoder_subset == 'all' or any(
+                levels is None for levels in output_levels):
+            return None
+        names = set()
+        for levels in output_levels:
+            for decoder in levels:
+                if self.prompt_decoder_subset == 'coupled':
+                    names.update(self.decode_head.coupled_decoders(decoder))
+                else:
+                    names.add(decoder)
+        return tuple(sorted(names))
+
     def _prompt_output_level(self, decoder: str) -> str:
         if decoder not in self.prompt_output_levels:
             raise ValueError(f'decoder "{decoder}" has no entry in '
@@ -738,15 +776,20 @@ class AIMS(BaseDetector):
                               output_levels: List[Optional[Dict[str, str]]],
                               rescale: bool) -> SampleList:
         mask_features, memorys = self.add_prompt(feats, prompts)
-        outputs = self.decode_head.predict(mask_features, memorys,
-                                           batch_data_samples)
+        subset = self._decoders_to_run(output_levels)
+        # a subset only where asked: custom heads need not take one
+        outputs = self.decode_head.predict(
+            mask_features, memorys, batch_data_samples,
+            **({} if subset is None else dict(decoders=subset)))
         output_levels = [
             levels if levels is not None else {
                 d: d
                 for d in outputs
             } for levels in output_levels
         ]
-        if self.with_association_head:
+        # links need two levels of one sample; prompt mode reports one
+        if self.with_association_head and any(
+                len(levels) > 1 for levels in output_levels):
             assoc = self.association_head.predict(self._query_feats(outputs))
             pairs = self.association_head.pairs
         else:

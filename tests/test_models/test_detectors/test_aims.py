@@ -353,6 +353,74 @@ def test_predict_prompts_batches_the_prompts_of_one_image():
         model.predict_prompts(two_images, sample, prompts, 'part')
 
 
+def _run_decoders(model):
+    """Records the decoders each decode-head pass runs."""
+    runs = []
+    head_forward = model.decode_head.forward
+
+    def forward(*args, **kwargs):
+        outputs = head_forward(*args, **kwargs)
+        runs.append(tuple(outputs))
+        return outputs
+
+    model.decode_head.forward = forward
+    return runs
+
+
+@pytest.mark.parametrize('tcm', [True, False])
+def test_prompt_decoder_subsets(tcm):
+    """``test_cfg.prompt_decoder_subset`` runs only the decoders a prompt
+    needs; without TCM the decoders are independent, so every subset gives
+    the output of all; one-step inference always runs all of them."""
+    model = build(tcm=tcm).eval()
+    runs = _run_decoders(model)
+    assoc_calls = []
+    model.association_head.register_forward_hook(
+        lambda *args: assoc_calls.append(1))
+    data = preprocess(model, [_eval_sample()], False)
+    sample = data['data_samples'][0]
+    prompts = [_prompt_box(10, 60, 20, 80), _prompt_box(40, 90, 60, 128)]
+    results = {}
+    with torch.no_grad():
+        feats = model.extract_feat(data['inputs'])
+        for subset in ('all', 'coupled', 'own'):
+            model.prompt_decoder_subset = subset
+            results[subset] = model.predict_prompts(feats, sample, prompts,
+                                                    'part')
+            results[subset, 'relation'] = model.predict_prompts(
+                feats, sample, prompts, 'relation')
+        one_step = model.predict_by_feat(feats,
+                                         copy.deepcopy(data['data_samples']))
+    every = ('part', 'entity', 'relation')
+    coupled = ('part', 'entity') if tcm else ('part', )
+    coupled_rel = ('entity', 'relation') if tcm else ('relation', )
+    assert runs == [every, every, coupled, coupled_rel, ('part', ),
+                    ('relation', ), every]
+    # links need two reported levels: the association module runs only for
+    # the one-step pass
+    assert len(assoc_calls) == 1 and 'pred_entity_part_links' in one_step[0]
+    for subset in ('coupled', 'own'):
+        for decoder, field in (('part', 'pred_part_instances'),
+                               ('relation', 'pred_instances')):
+            key = subset if decoder == 'part' else (subset, decoder)
+            base = 'all' if decoder == 'part' else ('all', decoder)
+            for a, b in zip(results[base], results[key]):
+                a, b = a.get(field), b.get(field)
+                assert len(a) > 0
+                same = torch.equal(a.masks, b.masks) and torch.allclose(
+                    a.scores, b.scores, atol=1e-6)
+                if not tcm:  # independent decoders: nothing changes
+                    assert same
+                elif subset == 'own':  # the TCM's coupling is gone
+                    assert not same
+    cfg = tiny_model_cfg()
+    cfg.test_cfg.prompt_decoder_subset = 'some'
+    with pytest.raises(ValueError, match='prompt_decoder_subset'):
+        MODELS.build(cfg)
+    with pytest.raises(ValueError, match='cannot run decoders'):
+        model.decode_head.predict(*feats, decoders=('parts', ))
+
+
 def _drill_down_sample():
     sample = _eval_sample()
     sample.set_metainfo(
