@@ -6,6 +6,7 @@ import glob
 import json
 import os
 import os.path as osp
+import re
 import socket
 import subprocess
 import sys
@@ -300,6 +301,23 @@ def test_benchmark_drill_down_runs(tiny_config, tiny_checkpoint):
     ])
     assert 'ratio with drill-down / one-step' in out.stdout
     assert 'drill-down prompts scored' in out.stdout
+
+
+def test_benchmark_runs_and_prints_every_ratio(tiny_config):
+    """tools/analysis_tools/benchmark.py on the tiny config: the four
+    ratios of issue 14 are printed (no timing is asserted)."""
+    out = run([
+        PY, 'tools/analysis_tools/benchmark.py', tiny_config, '--shape', '48',
+        '64', '--repeat', '1', '--warmup', '0', '--num-prompts', '4',
+        '--subsets', 'all', 'own', '--device', 'cpu'
+    ]).stdout
+    for row in ('| AIMS one-step / Mask2Former',
+                '| one cached prompt / one-step, subset all',
+                '| per prompt of 4 batched / one-step, subset own',
+                '| peak memory, session with 4 prompts / one-step'):
+        assert row in out, out
+    peaks = re.search(r'\(([\d.]+) MiB / ([\d.]+) MiB', out)
+    assert peaks and float(peaks.group(2)) > 0, out
 
 
 def test_benchmark_metric_runs_and_checks_equality():

@@ -1,22 +1,32 @@
 # Copyright (c) mmaims contributors. All rights reserved.
-"""Latency of AIMS inference against mmdet's Mask2Former, in one run.
+"""Latency and memory of AIMS inference against mmdet's Mask2Former, in
+one run.
 
-Measures, on synthetic input of the given size:
+Measures, on random input of the given size:
 
 1. one-step AIMS inference (three levels + links, post-processing
    included) and mmdet's ``Mask2Former`` instance inference built with the
    same backbone, pixel decoder, transformer decoder and number of queries
-   (one class, post-processing included); prints their ratio
-   (target: <= 1.4);
+   (one class, post-processing included); their ratio (target <= 1.2x);
 2. one prompt on cached image features (``AIMS.predict_prompt`` after
-   ``AIMS.extract_feat``) as a fraction of one full AIMS inference
-   (target: <= 0.15).
+   ``AIMS.extract_feat``) as a fraction of one-step (target <= 0.15x);
+3. 16 prompts on the cached features as one batched pass
+   (``AIMS.predict_prompts``), per prompt, as a fraction of one-step
+   (target <= 0.05x);
+4. peak memory of an image session with 16 prompts (features computed
+   and kept, then the 16 prompts) against one-step inference (target
+   <= 1.5x): on CUDA the peak of ``torch.cuda.max_memory_allocated``
+   above what was allocated before; on CPU the growth of the peak
+   resident set (``ru_maxrss``) of a fresh process that runs the workload
+   once (weights and libraries loaded before).
 
-The three measurements run in turn inside every repetition (so a change of
-the machine's load affects them alike) and the medians are compared.
-Weights do not change the latency; ``--checkpoint`` loads AIMS weights for
-completeness (Mask2Former keeps random weights). Not a test: run it on the
-hardware you care about, e.g.::
+2 and 3 are measured for each ``--subsets`` value of
+``test_cfg.prompt_decoder_subset`` (which decoders a prompt runs). The
+timed functions run in turn inside every repetition (so a change of the
+machine's load affects them alike) and the medians are compared. Weights
+do not change the latency; ``--checkpoint`` loads AIMS weights for
+completeness (Mask2Former keeps random weights). Timing is not a test:
+run it on the hardware you care about, e.g.::
 
     python tools/analysis_tools/benchmark.py configs/aims/aims_swin-t.py \
         --shape 800 1333 --repeat 20 --device cuda
@@ -34,7 +44,8 @@ from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.runner import load_checkpoint
 from mmengine.utils import ProgressBar
 
-from mmaims.models.detectors.aims import fill_widths, scratch_backbone_cfg
+from mmaims.models.detectors.aims import (PROMPT_DECODER_SUBSETS, fill_widths,
+                                          scratch_backbone_cfg)
 from mmaims.registry import MODELS
 from mmaims.utils import register_all_modules, register_safe_checkpoint_loader
 
@@ -59,7 +70,8 @@ DEFAULT_TRANSFORMER_DECODER = dict(
 
 def parse_args():
     parser = argparse.ArgumentParser(
-        description='AIMS latency vs. Mask2Former, and cached-prompt cost')
+        description='AIMS latency and memory vs. Mask2Former, and the cost '
+        'of prompts on cached features')
     parser.add_argument('config', help='AIMS config file')
     parser.add_argument('--checkpoint', help='AIMS checkpoint (optional)')
     parser.add_argument(
@@ -80,12 +92,34 @@ def parse_args():
     parser.add_argument(
         '--prompt-decoder',
         default='part',
-        help='decoder used for the cached-prompt timing')
+        help='decoder used for the cached-prompt timings')
+    parser.add_argument(
+        '--num-prompts',
+        type=int,
+        default=16,
+        help='prompts of the batched-prompt and memory measurements')
+    parser.add_argument(
+        '--subsets',
+        nargs='+',
+        choices=PROMPT_DECODER_SUBSETS,
+        help='values of test_cfg.prompt_decoder_subset to time the prompts '
+        'with (default: the config\'s)')
+    parser.add_argument(
+        '--no-memory', action='store_true', help='skip the memory probes')
+    parser.add_argument(
+        '--msda-pytorch',
+        action='store_true',
+        help='run mmcv\'s MultiScaleDeformableAttention with its PyTorch '
+        'implementation on every device (for an mmcv built without CUDA '
+        'ops); AIMS and Mask2Former share it, the pixel decoder is slower')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
         help='override settings of the config, as in tools/train.py')
+    # internal: one memory probe in a fresh process (see measure_memory)
+    parser.add_argument(
+        '--memory-probe', choices=MEMORY_WORKLOADS, help=argparse.SUPPRESS)
     return parser.parse_args()
 
 
@@ -108,6 +142,8 @@ def build_mask2former_cfg(aims_model: ConfigDict) -> dict:
     max_per_image = test_cfg.get('max_per_image', 100)
     if isinstance(max_per_image, dict):
         max_per_image = max_per_image.get('entity', 100)
+    # mmdet keeps the top-k of queries x classes (one class here)
+    max_per_image = min(max_per_image, num_queries)
     preprocessor = copy.deepcopy(aims_model.data_preprocessor)
     preprocessor['type'] = 'DetDataPreprocessor'
     return dict(
@@ -147,6 +183,19 @@ def build_mask2former_cfg(aims_model: ConfigDict) -> dict:
             semantic_on=False,
             instance_on=True,
             max_per_image=max_per_image))
+
+
+def prompt_boxes(shape, num):
+    """``num`` distinct rectangular prompts tiling the image."""
+    h, w = shape
+    prompts = []
+    for i in range(num):
+        y0 = (i * 7) % 4 * h // 8
+        x0 = (i * 5) % 4 * w // 8
+        mask = torch.zeros((h, w), dtype=torch.bool)
+        mask[y0:y0 + h // 2, x0:x0 + w // 2] = True
+        prompts.append(mask)
+    return prompts
 
 
 def make_batch(model, shape, device):
@@ -198,55 +247,172 @@ def time_interleaved(fns, repeat, warmup, device):
     return medians
 
 
-def main():
-    args = parse_args()
+#: Workloads of the memory probes.
+MEMORY_WORKLOADS = ('one_step', 'session')
+
+
+def build_models(args, with_m2f=True):
     register_all_modules()
     register_safe_checkpoint_loader()  # --checkpoint is read weights-only
+    if args.msda_pytorch:
+        import mmcv.ops.multi_scale_deform_attn as msda
+        msda.IS_CUDA_AVAILABLE = False
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
-    device = args.device
-
     aims = MODELS.build(cfg.model)
     if args.checkpoint:
         load_checkpoint(aims, args.checkpoint, map_location='cpu')
-    aims = aims.to(device).eval()
-    m2f = MODELS.build(ConfigDict(build_mask2former_cfg(cfg.model)))
-    m2f = m2f.to(device).eval()
+    aims = aims.to(args.device).eval()
+    m2f = None
+    if with_m2f:
+        m2f = MODELS.build(ConfigDict(build_mask2former_cfg(cfg.model)))
+        m2f = m2f.to(args.device).eval()
+    return aims, m2f
 
+
+def workloads(aims, args):
+    """The one-step and session workloads of the memory measurement."""
+    inputs, samples = make_batch(aims, args.shape, args.device)
+    prompts = prompt_boxes(args.shape, args.num_prompts)
+
+    def one_step():
+        aims.predict(inputs, copy.deepcopy(samples))
+
+    def session():
+        feats = aims.extract_feat(inputs)  # kept for the prompts
+        aims.predict_prompts(
+            feats,
+            samples,
+            prompts,
+            args.prompt_decoder,
+            batch_size=args.num_prompts)
+
+    return dict(one_step=one_step, session=session)
+
+
+def peak_rss_bytes():
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def current_rss_bytes():
+    import os
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+
+
+def memory_probe(args):
+    """Run one workload once in this (fresh) process and print the growth
+    of the peak resident set it caused, in bytes."""
+    aims, _ = build_models(args, with_m2f=False)
+    fn = workloads(aims, args)[args.memory_probe]
+    before = current_rss_bytes()
+    with torch.no_grad():
+        fn()
+    print(f'PEAK_BYTES {max(peak_rss_bytes() - before, 0)}')
+
+
+def measure_memory(aims, args):
+    """Peak memory of each workload above what was allocated before."""
+    peaks = {}
+    if torch.device(args.device).type == 'cuda':
+        fns = workloads(aims, args)
+        with torch.no_grad():
+            for name, fn in fns.items():
+                fn()  # warm-up: kernels and workspaces of the first call
+                torch.cuda.synchronize()
+                base = torch.cuda.memory_allocated()
+                torch.cuda.reset_peak_memory_stats()
+                fn()
+                torch.cuda.synchronize()
+                peaks[name] = torch.cuda.max_memory_allocated() - base
+        return peaks
+    import subprocess
+    import sys
+    argv = [a for a in sys.argv[1:]]
+    for name in MEMORY_WORKLOADS:
+        out = subprocess.run(
+            [sys.executable, __file__, *argv, '--memory-probe', name],
+            check=True,
+            capture_output=True,
+            text=True).stdout
+        line = [x for x in out.splitlines() if x.startswith('PEAK_BYTES')]
+        if not line:
+            raise RuntimeError(f'memory probe {name} printed no PEAK_BYTES '
+                               f'line:\n{out}')
+        peaks[name] = int(line[-1].split()[1])
+    return peaks
+
+
+def fmt_ms(seconds):
+    return f'{seconds * 1000:.1f} ms'
+
+
+def main():
+    args = parse_args()
+    if args.memory_probe:
+        memory_probe(args)
+        return
+    aims, m2f = build_models(args)
+    device = args.device
     inputs, samples = make_batch(aims, args.shape, device)
     m2f_inputs, m2f_samples = make_batch(m2f, args.shape, device)
     h, w = args.shape
-    prompt = torch.zeros((h, w), dtype=torch.bool)
-    prompt[h // 4:3 * h // 4, w // 4:3 * w // 4] = True
+    prompts = prompt_boxes(args.shape, args.num_prompts)
+    subsets = args.subsets or [aims.prompt_decoder_subset]
+    n = args.num_prompts
+
+    def with_subset(subset, fn):
+        def run():
+            aims.prompt_decoder_subset = subset
+            fn()
+
+        return run
 
     print(f'input {h}x{w} (padded {tuple(inputs.shape[-2:])}), device '
-          f'{device}, config {args.config}')
+          f'{device}, config {args.config}, prompts on the '
+          f'{args.prompt_decoder} decoder')
     with torch.no_grad():
         feats = aims.extract_feat(inputs)
-        medians = time_interleaved(
-            {
-                'AIMS one-step (3 levels + links)':
-                lambda: aims.predict(inputs, copy.deepcopy(samples)),
-                'Mask2Former (same backbone / pixel decoder / decoder)':
-                lambda: m2f.predict(m2f_inputs, copy.deepcopy(m2f_samples)),
-                f'AIMS one prompt on cached features '
-                f'({args.prompt_decoder} decoder)':
-                lambda: aims.predict_prompt(feats, prompt, args.prompt_decoder,
-                                            samples),
-            }, args.repeat, args.warmup, device)
-    t_aims, t_m2f, t_prompt = medians.values()
+        fns = {
+            'one-step':
+            lambda: aims.predict(inputs, copy.deepcopy(samples)),
+            'mask2former':
+            lambda: m2f.predict(m2f_inputs, copy.deepcopy(m2f_samples)),
+        }
+        for subset in subsets:
+            fns[f'prompt/{subset}'] = with_subset(
+                subset, lambda: aims.predict_prompt(
+                    feats, prompts[0], args.prompt_decoder, samples))
+            fns[f'prompts{n}/{subset}'] = with_subset(
+                subset, lambda: aims.predict_prompts(
+                    feats, samples, prompts, args.prompt_decoder,
+                    batch_size=n))
+        medians = time_interleaved(fns, args.repeat, args.warmup, device)
+    aims.prompt_decoder_subset = subsets[0]
+    peaks = None if args.no_memory else measure_memory(aims, args)
 
-    ratio_m2f = t_aims / t_m2f
-    ratio_prompt = t_prompt / t_aims
+    t_aims, t_m2f = medians['one-step'], medians['mask2former']
     print('\n| measurement | value | target |')
     print('|---|---|---|')
-    print(f'| AIMS one-step / Mask2Former | {ratio_m2f:.2f}x | <= 1.40x |')
-    print(f'| cached prompt / AIMS one-step | {ratio_prompt:.3f}x | '
-          '<= 0.15x |')
-    print(f'| AIMS one-step | {t_aims * 1000:.1f} ms | |')
-    print(f'| Mask2Former | {t_m2f * 1000:.1f} ms | |')
-    print(f'| cached prompt | {t_prompt * 1000:.1f} ms | |')
+    print(f'| AIMS one-step / Mask2Former ({fmt_ms(t_aims)} / '
+          f'{fmt_ms(t_m2f)}) | {t_aims / t_m2f:.2f}x | <= 1.20x |')
+    for subset in subsets:
+        t_one = medians[f'prompt/{subset}']
+        t_n = medians[f'prompts{n}/{subset}']
+        print(f'| one cached prompt / one-step, subset {subset} '
+              f'({fmt_ms(t_one)}) | {t_one / t_aims:.3f}x | <= 0.15x |')
+        print(f'| per prompt of {n} batched / one-step, subset {subset} '
+              f'({fmt_ms(t_n)} for {n}) | {t_n / n / t_aims:.4f}x | '
+              '<= 0.05x |')
+    if peaks is not None:
+        mib = 2.0**20
+        print(f'| peak memory, session with {n} prompts / one-step '
+              f'({peaks["session"] / mib:.1f} MiB / '
+              f'{peaks["one_step"] / mib:.1f} MiB, subset {subsets[0]}) | '
+              f'{peaks["session"] / max(peaks["one_step"], 1):.2f}x | '
+              '<= 1.50x |')
 
 
 if __name__ == '__main__':
