@@ -65,14 +65,27 @@ def setup_distributed(launcher: str, cfg: Config) -> None:
     Runner's defaults ``broadcast_buffers=False`` and
     ``find_unused_parameters=cfg.find_unused_parameters``. With CUDA
     nothing is changed and the configured backend (``nccl`` by default) is
-    used by the Runner as usual.
+    used by the Runner as usual. A config that trains with FSDP
+    (``runner_type='FlexibleRunner'``, an FSDP ``strategy``) stops here
+    without CUDA: torch's FSDP has no CPU backend.
 
     Args:
         launcher (str): ``'none'``, ``'pytorch'`` or ``'slurm'``.
         cfg (Config): The config the Runner will be built from. Modified in
             place.
+
+    Raises:
+        RuntimeError: An FSDP config on a machine without CUDA.
     """
     cfg.launcher = launcher
+    if uses_fsdp(cfg) and not torch.cuda.is_available():
+        raise RuntimeError(
+            'this config trains with FSDP (strategy '
+            f'{cfg.strategy["type"]}), which needs CUDA: torch\'s '
+            'FullyShardedDataParallel has no CPU backend ("FSDP needs a '
+            'non-CPU accelerator device"). On this machine use a DDP config '
+            '(e.g. configs/aims/aims_swin-l.py, with tools/dist_train.sh on '
+            'gloo).')
     if launcher == 'none' or torch.cuda.is_available():
         return
     cfg.setdefault('env_cfg', dict())
@@ -98,6 +111,14 @@ def setup_distributed(launcher: str, cfg: Config) -> None:
     # without an active exception") when the interpreter is finalised with
     # the group still alive, so make sure it is destroyed before that.
     atexit.register(teardown_distributed, barrier=False)
+
+
+def uses_fsdp(cfg: Config) -> bool:
+    """Whether ``cfg`` trains with a FlexibleRunner FSDP strategy."""
+    strategy = cfg.get('strategy') or {}
+    kind = strategy.get('type', '') if isinstance(strategy, dict) else ''
+    name = kind if isinstance(kind, str) else getattr(kind, '__name__', '')
+    return 'FSDP' in name
 
 
 def teardown_distributed(barrier: bool = True) -> None:

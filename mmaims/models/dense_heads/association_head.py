@@ -198,7 +198,8 @@ class AssociationHead(BaseModule):
                 weights.append(weight)
             target = torch.stack(targets).flatten()
             weight = torch.stack(weights).flatten()
-            logit = logits[key].flatten()
+            # float32 under mixed precision too: targets, weights, loss
+            logit = logits[key].flatten().float()
             losses[f'{key}.loss_assoc'] = self._loss(logit, target, weight)
             positive = (weight > 0) & (target > 0)
             if positive.any():
@@ -250,8 +251,8 @@ class AssociationHead(BaseModule):
             tuple[Tensor, Tensor]: Targets (0/1) and weights (1 where the pair
             counts), both float (Q_parent, Q_child).
         """
-        target = logits.new_zeros(logits.shape)
-        weight = logits.new_zeros(logits.shape)
+        target = logits.new_zeros(logits.shape, dtype=torch.float32)
+        weight = logits.new_zeros(logits.shape, dtype=torch.float32)
         if parent_assign is None or child_assign is None:
             return target, weight
         supervision = parse_task(data_sample.metainfo).supervision or {}
