@@ -40,9 +40,16 @@ PROMPTED_FIELD = 'pred_prompted_instances'
 INSTANCE_FIELDS: Tuple[str, ...] = tuple(
     fields[level] for fields in (GT_FIELDS, IGNORED_FIELDS)
     for level in (ENTITY, PART, RELATION))
+#: per-pixel map of a training sample whose prompt was roughened
+#: (``SampleTaskPrompt(rough_prompts=...)``): where the mask losses count,
+#: in place of ``prompt_mask`` (the exact prompt united with the rough one,
+#: so that the true children stay supervised where the rough prompt missed
+#: them).
+LOSS_REGION_FIELD = 'loss_region'
 #: per-pixel maps of a sample (``PixelData``, ``1 x H x W``): the mask
-#: prompt and the annotated area.
-PIXEL_FIELDS: Tuple[str, str] = ('prompt_mask', 'valid_region')
+#: prompt, the annotated area and, optionally, the loss region.
+PIXEL_FIELDS: Tuple[str, ...] = ('prompt_mask', 'valid_region',
+                                 LOSS_REGION_FIELD)
 
 
 class LinkType(NamedTuple):

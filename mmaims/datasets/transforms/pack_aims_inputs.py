@@ -10,7 +10,8 @@ from mmengine.structures import InstanceData, PixelData
 
 from mmaims.registry import TRANSFORMS
 from mmaims.structures import ENTITY, LEVELS, PART, RELATION
-from mmaims.structures.fields import GT_FIELDS, IGNORED_FIELDS
+from mmaims.structures.fields import (GT_FIELDS, IGNORED_FIELDS,
+                                      LOSS_REGION_FIELD)
 from mmaims.structures.tasks import eval_task
 from .hierarchy import LEVEL_PREFIX, check_links, has_level
 
@@ -44,6 +45,8 @@ class PackAIMSInputs(BaseTransform):
       :class:`LoadHierarchicalAnnotations` (optional)
     - valid_region (np.bool ``H x W``, optional)
     - prompt_mask (np.uint8 ``H x W``, optional)
+    - loss_region (np.bool ``H x W``, optional; packed as ``loss_region``
+      only when present)
     - task (dict, optional), levels, source, and the ``meta_keys``
 
     Added Keys:
@@ -103,6 +106,12 @@ class PackAIMSInputs(BaseTransform):
         data_sample.valid_region = PixelData(
             data=torch.from_numpy(np.ascontiguousarray(valid,
                                                        dtype=bool))[None])
+        loss_region = results.get(LOSS_REGION_FIELD)
+        if loss_region is not None:
+            data_sample.set_field(
+                PixelData(data=torch.from_numpy(
+                    np.ascontiguousarray(loss_region, dtype=bool))[None]),
+                LOSS_REGION_FIELD)
 
         meta = {}
         for key in self.meta_keys:

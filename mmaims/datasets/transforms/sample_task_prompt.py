@@ -6,6 +6,9 @@ from mmcv.transforms import BaseTransform
 
 from mmaims.registry import TRANSFORMS
 from mmaims.structures import ENTITY, PART, RELATION
+from mmaims.structures.fields import LOSS_REGION_FIELD
+from mmaims.structures.prompt_perturbation import (perturb_prompt,
+                                                   perturbation_tag)
 from mmaims.structures.tasks import (SAMPLE_TYPES, check_sample_type,
                                      eval_task, supervision)
 from .hierarchy import LEVEL_PREFIX, has_level, keep_instances, num_instances
@@ -55,6 +58,18 @@ class SampleTaskPrompt(BaseTransform):
     Pixels outside ``prompt_mask``, outside ``valid_region`` and inside a
     crowd region of a level are ignored by the loss of that level.
 
+    **Rough prompts** (``rough_prompts``, off by default and in the configs
+    that reproduce the paper): with probability ``prob``, the prompt of a
+    prompted sample (types 4-8) is replaced by a rough version of it, one
+    of ``perturbations`` drawn uniformly
+    (:func:`mmaims.structures.prompt_perturbation.perturb_prompt`: a box,
+    a dilated or eroded mask, a lasso polygon, brush strokes), as a person
+    would draw it. The targets stay the true ones, and ``loss_region``
+    (the exact prompt united with the rough one) replaces the prompt in
+    the loss, so the pixels of the true children that the rough prompt
+    missed are still supervised, and what it adds around them is
+    supervised as background.
+
     If the image cannot serve the type (e.g. a crop removed every relation)
     the transform returns None and the dataset loads another image.
 
@@ -74,6 +89,7 @@ class SampleTaskPrompt(BaseTransform):
     - prompt_mask (np.uint8 ``H x W``)
     - task (dict): ``sample_type``, ``prompt_type``, ``decoder``,
       ``supervision``
+    - loss_region (np.bool ``H x W``, only for a roughened prompt)
 
     Args:
         default_sample_type (int): Type used when the results carry no
@@ -82,15 +98,36 @@ class SampleTaskPrompt(BaseTransform):
         min_inside_ratio (float): Fraction of a parent-less part that must
             lie inside a partial prompt for it to be a target. Defaults to
             0.5.
+        rough_prompts (dict, optional): ``dict(prob=float,
+            perturbations=[...])``, see above; each perturbation a type of
+            :data:`mmaims.structures.prompt_perturbation.PERTURBATIONS` or
+            ``dict(type=..., **params)``. Defaults to None (exact prompts,
+            the paper).
     """
 
     def __init__(self,
                  default_sample_type: int = 0,
                  supervise_all_levels: bool = True,
-                 min_inside_ratio: float = 0.5) -> None:
+                 min_inside_ratio: float = 0.5,
+                 rough_prompts: Optional[dict] = None) -> None:
         self.default_sample_type = check_sample_type(default_sample_type)
         self.supervise_all_levels = supervise_all_levels
         self.min_inside_ratio = min_inside_ratio
+        self.rough_prob = 0.0
+        self.rough_perturbations = []
+        if rough_prompts is not None:
+            rough = dict(rough_prompts)
+            unknown = set(rough) - {'prob', 'perturbations'}
+            self.rough_prob = float(rough.get('prob', 0.5))
+            self.rough_perturbations = list(rough.get('perturbations', []))
+            if unknown or not 0.0 <= self.rough_prob <= 1.0 or \
+                    not self.rough_perturbations:
+                raise ValueError(
+                    'SampleTaskPrompt: rough_prompts must be dict(prob in '
+                    '[0, 1], perturbations=[at least one]), got '
+                    f'{rough_prompts!r}')
+            for spec in self.rough_perturbations:
+                perturbation_tag(spec)  # raises on an unknown one
 
     def transform(self, results: dict) -> Optional[dict]:
         """Sample the prompt of ``results['sample_type']``.
@@ -124,6 +161,15 @@ class SampleTaskPrompt(BaseTransform):
             prompt = self._two_entities(results)
         if prompt is None:
             return None
+        if prompt_type != 'full' and self.rough_prob > 0 and \
+                np.random.rand() < self.rough_prob:
+            exact = prompt.astype(bool)
+            spec = self.rough_perturbations[np.random.randint(
+                len(self.rough_perturbations))]
+            rough = perturb_prompt(
+                exact, spec, seed=int(np.random.randint(2**31 - 1)))
+            results[LOSS_REGION_FIELD] = exact | rough
+            prompt = rough.astype(np.uint8)
         results['prompt_mask'] = prompt
         results['task'] = dict(
             sample_type=sample_type,

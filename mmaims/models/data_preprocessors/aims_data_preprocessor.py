@@ -11,7 +11,7 @@ from mmengine.structures import PixelData
 from torch import Tensor
 
 from mmaims.registry import MODELS
-from mmaims.structures.fields import INSTANCE_FIELDS
+from mmaims.structures.fields import INSTANCE_FIELDS, LOSS_REGION_FIELD
 
 
 @MODELS.register_module()
@@ -29,7 +29,9 @@ class AIMSDataPreprocessor(DetDataPreprocessor):
       (with ``mask_pad_value``), when ``pad_mask`` is True and in training
       (as mmdet does for ``gt_instances``);
     - ``prompt_mask`` with 0 and ``valid_region`` with False, always (the
-      prompt is an input of the model at inference too).
+      prompt is an input of the model at inference too), and
+      ``loss_region`` (a roughened training prompt's) with False when
+      present.
 
     A sample without ``prompt_mask`` gets the full-image prompt: 1 on the
     image area (``img_shape``), 0 on the padding. A sample without
@@ -100,6 +102,15 @@ class AIMSDataPreprocessor(DetDataPreprocessor):
             data=_pad_map(
                 valid.to(torch.uint8), pad_shape, 0,
                 f'image {img_id}: valid_region').to(self.device, torch.bool))
+
+        if LOSS_REGION_FIELD in data_sample:
+            region = data_sample.get(LOSS_REGION_FIELD).data
+            data_sample.set_field(
+                PixelData(
+                    data=_pad_map(
+                        region.to(torch.uint8), pad_shape, 0,
+                        f'image {img_id}: {LOSS_REGION_FIELD}').to(
+                            self.device, torch.bool)), LOSS_REGION_FIELD)
 
 
 def _pad_masks(masks, pad_shape: Tuple[int, int], pad_val: int, where: str):

@@ -201,3 +201,68 @@ def test_types_that_cannot_be_served_return_none(toy_results):
     assert SampleTaskPrompt()(results) is None
     with pytest.raises(ValueError):
         SampleTaskPrompt(default_sample_type=9)
+
+
+ROUGH = dict(
+    prob=1.0,
+    perturbations=['box', dict(type='dilate', k=2), dict(type='erode', k=1),
+                   'polygon', 'strokes'])
+
+
+def test_rough_prompts_keep_true_targets_and_loss_region(toy_results):
+    """A roughened prompt (types 4-8) changes the prompt only: the targets
+    are those of the exact prompt, and the loss region (exact | rough)
+    covers every true child, also where the rough prompt missed it."""
+    e, p, r = toy_masks()
+    kinds = set()
+    for sample_type in (4, 5, 7, 8):
+        for seed in range(12):
+            levels = [ENTITY, RELATION] if sample_type == 8 else ALL
+            exact = _sample(toy_results, sample_type, levels, seed=seed)
+            rough = _sample(
+                toy_results, sample_type, levels, seed=seed,
+                rough_prompts=ROUGH)
+            for key in ('gt_ann_ids', 'gt_part_ann_ids',
+                        'gt_relation_ann_ids', 'gt_ignore_flags'):
+                assert np.array_equal(exact[key], rough[key]), key
+            assert exact['task'] == rough['task']
+            true = exact['prompt_mask'].astype(bool)
+            given = rough['prompt_mask'].astype(bool)
+            region = rough['loss_region']
+            assert region.dtype == bool and given.any()
+            assert np.array_equal(region, true | given)
+            # the children's pixels the exact prompt supervised stay in the
+            # loss region, also those the rough prompt missed
+            children = rough['gt_part_masks'].masks if sample_type in (
+                5, 7) else rough['gt_masks'].masks
+            for child in children:
+                supervised = child.astype(bool) & true
+                assert not (supervised & ~region).any()
+                if (supervised & ~given).any():
+                    kinds.add('missed')
+            if not (true & ~given).any():
+                kinds.add('covered')
+            assert 'loss_region' not in exact
+            # same seed, same rough prompt
+            again = _sample(
+                toy_results, sample_type, levels, seed=seed,
+                rough_prompts=ROUGH)
+            assert np.array_equal(again['prompt_mask'], rough['prompt_mask'])
+    assert kinds == {'missed', 'covered'}  # erosion / strokes miss pixels
+    # full-image types are never roughened; packing carries the region
+    full = _sample(toy_results, 1, seed=0, rough_prompts=ROUGH)
+    assert full['prompt_mask'].all() and 'loss_region' not in full
+    sample = PackAIMSInputs()(rough)['data_samples']
+    assert sample.loss_region.data.shape == (1, *region.shape)
+    assert sample.loss_region.data.dtype.is_floating_point is False
+
+
+@pytest.mark.parametrize('rough', [
+    dict(prob=1.5, perturbations=['box']),
+    dict(prob=0.5, perturbations=[]),
+    dict(prob=0.5, perturbations=['blur']),
+    dict(prob=0.5, perturbations=['box'], mix=1),
+])
+def test_rough_prompts_config_errors(rough):
+    with pytest.raises(ValueError):
+        SampleTaskPrompt(rough_prompts=rough)

@@ -67,6 +67,20 @@ def test_pads_every_mask_field_in_training():
     assert masks[:, :2, :2].all() and masks.sum() == 2 * 4
 
 
+def test_loss_region_is_padded_when_present():
+    pre = AIMSDataPreprocessor(pad_size_divisor=32, pad_mask=True)
+    data = _data()
+    region = torch.zeros(1, 20, 30, dtype=torch.bool)
+    region[:, :7, :9] = True
+    data['data_samples'][0].loss_region = PixelData(data=region)
+    first, second = pre(data, training=True)['data_samples']
+    assert first.loss_region.data.shape == (1, 64, 32)
+    assert first.loss_region.data.dtype == torch.bool
+    assert first.loss_region.data[0, :7, :9].all()
+    assert first.loss_region.data.sum() == 7 * 9
+    assert 'loss_region' not in second
+
+
 def test_full_image_prompt_when_missing():
     pre = AIMSDataPreprocessor(pad_size_divisor=32)
     out = pre(_data(), training=False)

@@ -630,6 +630,26 @@ def test_unannotated_pixels_ignored_or_background(unannotated, prompt_type):
     torch.testing.assert_close(region, expected)
 
 
+def test_loss_region_of_a_rough_prompt_replaces_the_prompt():
+    """A roughened prompt's ``loss_region`` is where the losses count, not
+    the (rough) prompt: the true children it missed stay supervised."""
+    head = build_head(tcm=None, decoders=('entity', ))
+    sample = make_sample(
+        sup('entity'),
+        entity_boxes=[(4, 4, 20, 28)],
+        prompt=(8, 8, 16, 16),  # an eroded prompt of the entity
+        valid=(0, 0, 48, 64))
+    sample.set_metainfo(dict(task=dict(sample.task, prompt_type='partial')))
+    device = torch.device('cpu')
+    region = head._get_decoder_targets(sample, 'entity', device)['region']
+    assert region.sum() == 8 * 8  # without loss_region: the prompt
+    loss_region = torch.zeros(1, SIZE, SIZE, dtype=torch.bool)
+    loss_region[0, 4:28, 4:20] = True  # exact | rough
+    sample.loss_region = PixelData(data=loss_region)
+    region = head._get_decoder_targets(sample, 'entity', device)['region']
+    torch.testing.assert_close(region, loss_region[0])
+
+
 def test_unannotated_mode_is_checked():
     cfg = dict(copy.deepcopy(TRAIN_CFG), unannotated='void')
     with pytest.raises(ValueError, match='unannotated'):
