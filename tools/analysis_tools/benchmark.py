@@ -330,10 +330,9 @@ def measure_memory(aims, args):
         return peaks
     import subprocess
     import sys
-    argv = [a for a in sys.argv[1:]]
     for name in MEMORY_WORKLOADS:
         out = subprocess.run(
-            [sys.executable, __file__, *argv, '--memory-probe', name],
+            [sys.executable, __file__, *sys.argv[1:], '--memory-probe', name],
             check=True,
             capture_output=True,
             text=True).stdout
