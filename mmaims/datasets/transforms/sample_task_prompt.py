@@ -68,7 +68,15 @@ class SampleTaskPrompt(BaseTransform):
     (the exact prompt united with the rough one) replaces the prompt in
     the loss, so the pixels of the true children that the rough prompt
     missed are still supervised, and what it adds around them is
-    supervised as background.
+    supervised as background. With ``loss_region='image'`` every prompted
+    sample (types 4-8, roughened or not) is supervised over the whole
+    image instead: outside the prompted region every child mask is
+    background, so the model learns not to predict anything there, which
+    lets inference keep whole masks (``test_cfg.prompt_clip='none'``)
+    instead of cutting them at a prompt that missed a few pixels. The
+    children of a prompt are all annotated wherever they are (they are the
+    prompt's own), so this adds no false background; ``valid_region`` and
+    crowd regions are still ignored.
 
     If the image cannot serve the type (e.g. a crop removed every relation)
     the transform returns None and the dataset loads another image.
@@ -89,7 +97,8 @@ class SampleTaskPrompt(BaseTransform):
     - prompt_mask (np.uint8 ``H x W``)
     - task (dict): ``sample_type``, ``prompt_type``, ``decoder``,
       ``supervision``
-    - loss_region (np.bool ``H x W``, only for a roughened prompt)
+    - loss_region (np.bool ``H x W``, only for a roughened prompt, or
+      every prompted sample with ``loss_region='image'``)
 
     Args:
         default_sample_type (int): Type used when the results carry no
@@ -99,9 +108,11 @@ class SampleTaskPrompt(BaseTransform):
             lie inside a partial prompt for it to be a target. Defaults to
             0.5.
         rough_prompts (dict, optional): ``dict(prob=float,
-            perturbations=[...])``, see above; each perturbation a type of
+            perturbations=[...], loss_region='prompt' | 'image')``, see
+            above; each perturbation a type of
             :data:`mmaims.structures.prompt_perturbation.PERTURBATIONS` or
-            ``dict(type=..., **params)``. Defaults to None (exact prompts,
+            ``dict(type=..., **params)``; ``loss_region`` defaults to
+            ``'prompt'`` (exact | rough). Defaults to None (exact prompts,
             the paper).
     """
 
@@ -115,17 +126,20 @@ class SampleTaskPrompt(BaseTransform):
         self.min_inside_ratio = min_inside_ratio
         self.rough_prob = 0.0
         self.rough_perturbations = []
+        self.rough_loss_region = 'prompt'
         if rough_prompts is not None:
             rough = dict(rough_prompts)
-            unknown = set(rough) - {'prob', 'perturbations'}
+            unknown = set(rough) - {'prob', 'perturbations', 'loss_region'}
             self.rough_prob = float(rough.get('prob', 0.5))
             self.rough_perturbations = list(rough.get('perturbations', []))
+            self.rough_loss_region = rough.get('loss_region', 'prompt')
             if unknown or not 0.0 <= self.rough_prob <= 1.0 or \
-                    not self.rough_perturbations:
+                    not self.rough_perturbations or \
+                    self.rough_loss_region not in ('prompt', 'image'):
                 raise ValueError(
                     'SampleTaskPrompt: rough_prompts must be dict(prob in '
-                    '[0, 1], perturbations=[at least one]), got '
-                    f'{rough_prompts!r}')
+                    '[0, 1], perturbations=[at least one], loss_region='
+                    f"'prompt' | 'image'), got {rough_prompts!r}")
             for spec in self.rough_perturbations:
                 perturbation_tag(spec)  # raises on an unknown one
 
@@ -170,6 +184,8 @@ class SampleTaskPrompt(BaseTransform):
                 exact, spec, seed=int(np.random.randint(2**31 - 1)))
             results[LOSS_REGION_FIELD] = exact | rough
             prompt = rough.astype(np.uint8)
+        if prompt_type != 'full' and self.rough_loss_region == 'image':
+            results[LOSS_REGION_FIELD] = np.ones((h, w), dtype=bool)
         results['prompt_mask'] = prompt
         results['task'] = dict(
             sample_type=sample_type,

@@ -257,7 +257,31 @@ def test_rough_prompts_keep_true_targets_and_loss_region(toy_results):
     assert sample.loss_region.data.dtype.is_floating_point is False
 
 
+def test_image_loss_region_covers_every_prompted_sample(toy_results):
+    """``loss_region='image'``: prompted samples (types 4-8), roughened or
+    not, are supervised over the whole image; full-image types and the
+    targets are unchanged."""
+    for prob in (0.0, 1.0):
+        rough = dict(ROUGH, prob=prob, loss_region='image')
+        for sample_type in (4, 5, 6, 7, 8):
+            levels = [ENTITY, RELATION] if sample_type == 8 else ALL
+            exact = _sample(toy_results, sample_type, levels, seed=3)
+            whole = _sample(toy_results, sample_type, levels, seed=3,
+                            rough_prompts=rough)
+            assert whole['loss_region'].dtype == bool
+            assert whole['loss_region'].all(), sample_type
+            for key in ('gt_ann_ids', 'gt_part_ann_ids',
+                        'gt_relation_ann_ids'):
+                assert np.array_equal(exact[key], whole[key]), key
+            if prob == 0.0:
+                assert np.array_equal(exact['prompt_mask'],
+                                      whole['prompt_mask'])
+        full = _sample(toy_results, 1, seed=0, rough_prompts=rough)
+        assert 'loss_region' not in full
+
+
 @pytest.mark.parametrize('rough', [
+    dict(prob=0.5, perturbations=['box'], loss_region='box'),
     dict(prob=1.5, perturbations=['box']),
     dict(prob=0.5, perturbations=[]),
     dict(prob=0.5, perturbations=['blur']),
