@@ -20,6 +20,13 @@ Measures, on random input of the given size:
    resident set (``ru_maxrss``) of a fresh process that runs the workload
    once (weights and libraries loaded before).
 
+5. with ``--onnx``: the decoder pass of one prompt on the cached features
+   (mask prompt encoder, the decoders, their heads; no post-processing)
+   exported to ONNX (``mmaims.deployment``, in a temporary folder) and run
+   with ONNX Runtime, against the same module in PyTorch; their ratio.
+   ONNX Runtime runs on the CPU unless ``--device cuda`` and its CUDA
+   provider is installed (the printed line names the provider).
+
 2 and 3 are measured for each ``--subsets`` value of
 ``test_cfg.prompt_decoder_subset`` (which decoders a prompt runs). The
 timed functions run in turn inside every repetition (so a change of the
@@ -36,6 +43,7 @@ run it on the hardware you care about, e.g.::
 import argparse
 import copy
 import statistics
+import tempfile
 import time
 
 import torch
@@ -106,6 +114,11 @@ def parse_args():
         'with (default: the config\'s)')
     parser.add_argument(
         '--no-memory', action='store_true', help='skip the memory probes')
+    parser.add_argument(
+        '--onnx',
+        action='store_true',
+        help='also time the prompt decoder pass exported to ONNX (ONNX '
+        'Runtime) against PyTorch (needs requirements/deploy.txt)')
     parser.add_argument(
         '--msda-pytorch',
         action='store_true',
@@ -348,6 +361,40 @@ def fmt_ms(seconds):
     return f'{seconds * 1000:.1f} ms'
 
 
+def onnx_prompt_decoder(aims, feats, samples, prompt, args, tmp_dir):
+    """The timed functions of the prompt decoder pass in PyTorch and in
+    ONNX Runtime (exported to ``tmp_dir``), with the inputs of one prompt
+    on the cached features, and the ONNX Runtime providers used."""
+    import onnxruntime as ort
+
+    from mmaims.deployment import prompt_decoder
+    from mmaims.deployment.onnx_export import export_decoder_pass
+    from mmaims.structures.prompt_geometry import prompt_to_input
+    mask_features, memorys = feats
+    prompt_input = prompt_to_input(prompt, samples[0].metainfo,
+                                   mask_features.device)[None].float()
+    module = prompt_decoder(aims, args.prompt_decoder)
+    cpu_module = module
+    if torch.device(args.device).type != 'cpu':
+        # traced on the CPU: mmcv's deformable attention takes its
+        # PyTorch path there
+        cpu_module = prompt_decoder(
+            copy.deepcopy(aims).cpu(), args.prompt_decoder)
+    inputs = [mask_features, *memorys, prompt_input]
+    path = f'{tmp_dir}/{args.prompt_decoder}.onnx'
+    names = export_decoder_pass(cpu_module, [t.cpu() for t in inputs[:-1]],
+                                prompt_input.cpu(), path)
+    providers = ['CPUExecutionProvider']
+    if torch.device(args.device).type == 'cuda' and \
+            'CUDAExecutionProvider' in ort.get_available_providers():
+        providers.insert(0, 'CUDAExecutionProvider')
+    session = ort.InferenceSession(path, providers=providers)
+    feed = {name: t.cpu().numpy() for name, t in zip(names, inputs)}
+    return dict(
+        pytorch=lambda: module(*inputs),
+        onnxruntime=lambda: session.run(None, feed)), session.get_providers()
+
+
 def main():
     args = parse_args()
     if args.memory_probe:
@@ -363,6 +410,7 @@ def main():
     n = args.num_prompts
 
     def with_subset(subset, fn):
+
         def run():
             aims.prompt_decoder_subset = subset
             fn()
@@ -388,7 +436,16 @@ def main():
                 subset, lambda: aims.predict_prompts(
                     feats, samples, prompts, args.prompt_decoder,
                     batch_size=n))
-        medians = time_interleaved(fns, args.repeat, args.warmup, device)
+        onnx_providers = None
+        with tempfile.TemporaryDirectory() as tmp_dir:
+            if args.onnx:
+                # the config's first subset, as the memory probe uses
+                aims.prompt_decoder_subset = subsets[0]
+                onnx_fns, onnx_providers = onnx_prompt_decoder(
+                    aims, feats, samples, prompts[0], args, tmp_dir)
+                for name, fn in onnx_fns.items():
+                    fns[f'prompt-decoder/{name}'] = fn
+            medians = time_interleaved(fns, args.repeat, args.warmup, device)
     aims.prompt_decoder_subset = subsets[0]
     peaks = None if args.no_memory else measure_memory(aims, args)
 
@@ -405,6 +462,13 @@ def main():
         print(f'| per prompt of {n} batched / one-step, subset {subset} '
               f'({fmt_ms(t_n)} for {n}) | {t_n / n / t_aims:.4f}x | '
               '<= 0.05x |')
+    if onnx_providers is not None:
+        t_ort = medians['prompt-decoder/onnxruntime']
+        t_torch = medians['prompt-decoder/pytorch']
+        print(f'| prompt decoder, ONNX Runtime / PyTorch ({fmt_ms(t_ort)} / '
+              f'{fmt_ms(t_torch)}, one prompt on cached features, subset '
+              f'{subsets[0]}, no post-processing, ONNX Runtime on '
+              f'{onnx_providers[0]}) | {t_ort / t_torch:.2f}x | - |')
     if peaks is not None:
         mib = 2.0**20
         print(f'| peak memory, session with {n} prompts / one-step '

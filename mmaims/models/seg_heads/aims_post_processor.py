@@ -18,6 +18,18 @@ from ..layers import DecoderOutput
 LevelValue = Union[int, float, bool, Dict[str, Union[int, float, bool]]]
 #: ``test_cfg.prompt_clip`` values
 PROMPT_CLIP_MODES = ('hard', 'inside', 'none')
+#: Default of every ``test_cfg`` key the post-processor reads
+#: (level-valued: ``max_per_image``, ``score_thr``, ``nonoverlap``).
+TEST_CFG_DEFAULTS = dict(
+    max_per_image=100,
+    score_thr=0.0,
+    nonoverlap=False,
+    max_links_per_image=100,
+    link_score_thr=0.0,
+    link_with_mask_scores=True,
+    prompt_clip='hard')
+#: The level-valued keys of :data:`TEST_CFG_DEFAULTS`.
+LEVEL_KEYS = ('max_per_image', 'score_thr', 'nonoverlap')
 
 
 @MODELS.register_module()
@@ -87,6 +99,52 @@ class AIMSPostProcessor(BaseModule):
         if isinstance(value, dict):
             return value.get(level, default)
         return value
+
+    def resolved_test_cfg(self, levels: Sequence[str]) -> dict:
+        """Every ``test_cfg`` value the post-processing uses, defaults
+        filled in (for a re-implementation outside PyTorch, e.g. the ONNX
+        runner of ``tools/deployment``).
+
+        Args:
+            levels (Sequence[str]): Levels to resolve the level-valued keys
+                for.
+
+        Returns:
+            dict: The keys of :data:`TEST_CFG_DEFAULTS`; the level-valued
+            ones as ``{level: value}`` for every level of ``levels``.
+
+        Raises:
+            ValueError: An unknown ``prompt_clip`` mode.
+        """
+        types = dict(max_per_image=int, score_thr=float, nonoverlap=bool)
+        resolved = {
+            key: {
+                level:
+                types[key](self._level_cfg(key, level, TEST_CFG_DEFAULTS[key]))
+                for level in levels
+            }
+            for key in LEVEL_KEYS
+        }
+        resolved.update(
+            max_links_per_image=int(
+                self.test_cfg.get('max_links_per_image',
+                                  TEST_CFG_DEFAULTS['max_links_per_image'])),
+            link_score_thr=float(
+                self.test_cfg.get('link_score_thr',
+                                  TEST_CFG_DEFAULTS['link_score_thr'])),
+            link_with_mask_scores=bool(
+                self.test_cfg.get('link_with_mask_scores',
+                                  TEST_CFG_DEFAULTS['link_with_mask_scores'])),
+            prompt_clip=self._prompt_clip())
+        return resolved
+
+    def _prompt_clip(self) -> str:
+        clip = self.test_cfg.get('prompt_clip',
+                                 TEST_CFG_DEFAULTS['prompt_clip'])
+        if clip not in PROMPT_CLIP_MODES:
+            raise ValueError(f'test_cfg.prompt_clip must be one of '
+                             f'{PROMPT_CLIP_MODES}, got {clip!r}')
+        return clip
 
     def predict(self,
                 head_outputs: Dict[str, DecoderOutput],
@@ -178,9 +236,15 @@ class AIMSPostProcessor(BaseModule):
             tuple[InstanceData, Tensor]: The instances (sorted by score) and
             the query index of every row.
         """
-        max_per_image = int(self._level_cfg('max_per_image', level, 100))
-        score_thr = float(self._level_cfg('score_thr', level, 0.0))
-        nonoverlap = bool(self._level_cfg('nonoverlap', level, False))
+        max_per_image = int(
+            self._level_cfg('max_per_image', level,
+                            TEST_CFG_DEFAULTS['max_per_image']))
+        score_thr = float(
+            self._level_cfg('score_thr', level,
+                            TEST_CFG_DEFAULTS['score_thr']))
+        nonoverlap = bool(
+            self._level_cfg('nonoverlap', level,
+                            TEST_CFG_DEFAULTS['nonoverlap']))
 
         obj_scores = F.softmax(cls_score, dim=-1)[:, 0]
         k = min(max_per_image, obj_scores.numel())
@@ -201,10 +265,7 @@ class AIMSPostProcessor(BaseModule):
                 mode='bilinear',
                 align_corners=False)
         masks = masks[0]
-        clip = self.test_cfg.get('prompt_clip', 'hard')
-        if clip not in PROMPT_CLIP_MODES:
-            raise ValueError(f'test_cfg.prompt_clip must be one of '
-                             f'{PROMPT_CLIP_MODES}, got {clip!r}')
+        clip = self._prompt_clip()
         binary = masks > 0
         inside = binary.flatten(1).any(1)
         if clip == 'hard':
@@ -267,9 +328,14 @@ class AIMSPostProcessor(BaseModule):
             InstanceData: ``parent_index``, ``child_index`` (int64) and
             ``scores``, sorted by decreasing score.
         """
-        max_links = int(self.test_cfg.get('max_links_per_image', 100))
-        link_thr = float(self.test_cfg.get('link_score_thr', 0.0))
-        if self.test_cfg.get('link_with_mask_scores', True):
+        max_links = int(
+            self.test_cfg.get('max_links_per_image',
+                              TEST_CFG_DEFAULTS['max_links_per_image']))
+        link_thr = float(
+            self.test_cfg.get('link_score_thr',
+                              TEST_CFG_DEFAULTS['link_score_thr']))
+        if self.test_cfg.get('link_with_mask_scores',
+                             TEST_CFG_DEFAULTS['link_with_mask_scores']):
             pair_scores = pair_scores * parent_scores[:, None] * \
                 child_scores[None, :]
         flat = pair_scores.flatten()
