@@ -1,4 +1,5 @@
 # Copyright (c) mmaims contributors. All rights reserved.
+from .cropformer_views import CROP_CORNERS, CropFormerViews, corner_crop_box
 from .filter_hierarchical_annotations import FilterHierarchicalAnnotations
 from .hierarchical_random_crop import HierarchicalRandomCrop
 from .hierarchical_random_flip import HierarchicalRandomFlip
@@ -15,5 +16,6 @@ __all__ = [
     'HierarchicalResize', 'HierarchicalRandomFlip', 'HierarchicalRandomCrop',
     'FilterHierarchicalAnnotations', 'SampleTaskPrompt', 'LEVEL_PREFIX',
     'PIXEL_MAP_KEYS', 'level_keys', 'has_level', 'num_instances',
-    'keep_instances', 'mask_areas', 'check_links'
+    'keep_instances', 'mask_areas', 'check_links', 'CropFormerViews',
+    'CROP_CORNERS', 'corner_crop_box'
 ]

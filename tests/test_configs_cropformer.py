@@ -1,0 +1,171 @@
+# Copyright (c) mmaims contributors. All rights reserved.
+"""configs/cropformer: the class-agnostic Mask2Former entity baselines of
+EntitySeg (paper 003, Table 3) and their CPU synthetic counterpart, which
+trains and predicts here on a tiny generated dataset. (Every config also
+loads and builds in tests/test_configs.py.)"""
+import itertools
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config, ConfigDict
+
+from mmaims.registry import METRICS, MODELS
+from mmaims.utils import register_all_modules
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIG_DIR = osp.join(REPO, 'configs', 'cropformer')
+# name -> (backbone embed dims, iterations, lr steps)
+PAPER = {
+    'mask2former_swin-t_8xb2-1x_entityseg.py': (96, 34375, [30525, 33138]),
+    'mask2former_swin-t_8xb2-3x_entityseg.py': (96, 103125, [91575, 99414]),
+    'mask2former_swin-l_8xb2-1x_entityseg.py': (192, 34375, [30525, 33138]),
+    'mask2former_swin-l_8xb2-3x_entityseg.py': (192, 103125, [91575, 99414]),
+}
+SYNTHETIC = 'mask2former_entity_r18_synthetic.py'
+_RUNNER_IDS = itertools.count()
+
+register_all_modules()
+
+
+def _load(name):
+    return Config.fromfile(osp.join(CONFIG_DIR, name))
+
+
+def _step(pipeline, name):
+    steps = [s for s in pipeline if s['type'] == name]
+    assert len(steps) == 1, name
+    return steps[0]
+
+
+@pytest.mark.parametrize('name', sorted(PAPER))
+def test_entityseg_baselines(name):
+    embed_dims, iters, steps = PAPER[name]
+    cfg = _load(name)
+    model = cfg.model
+    assert model.backbone.embed_dims == embed_dims
+    assert model.backbone.init_cfg.type == 'Pretrained'
+    assert cfg.load_from is None  # COCO-Entity weights: documented, opt-in
+    # Mask2Former = one entity decoder, no MPE / TCM / AM
+    assert tuple(model.decode_head.decoders) == ('entity', )
+    assert model.decode_head.num_queries == 100
+    assert model.decode_head.tcm is None
+    assert model.prompt_encoder is None and model.association_head is None
+    assert model.train_cfg.unannotated == 'background'
+    # the schedule: Nx = N times 34,375 iterations and both lr steps
+    assert cfg.train_cfg.max_iters == iters
+    assert cfg.param_scheduler.milestones == steps
+    assert cfg.param_scheduler.end == iters
+    assert cfg.param_scheduler.gamma == 0.1
+    assert iters / 34375 == steps[0] / 30525 == steps[1] / 33138
+    # Mask2Former's COCO optimisation at batch 16 (8 GPUs x 2)
+    assert cfg.optim_wrapper.optimizer.lr == 1e-4
+    assert cfg.optim_wrapper.clip_grad.max_norm == 0.01
+    keys = cfg.optim_wrapper.paramwise_cfg.custom_keys
+    assert keys['backbone'].lr_mult == 0.1
+    assert keys['backbone.stages.2.blocks.5.norm'].decay_mult == 0.0
+    assert cfg.train_dataloader.batch_size == 2
+    assert cfg.train_dataloader.sampler.batch_size == 2
+    assert cfg.auto_scale_lr.base_batch_size == 16
+    # EntitySeg, full images to the entity decoder only
+    dataset = cfg.train_dataloader.dataset
+    assert tuple(dataset.sample_types) == (1, )
+    assert dataset.datasets[0].ann_file == 'aims/entityseg_train.json'
+    assert _step(dataset.pipeline,
+                 'SampleTaskPrompt').supervise_all_levels is False
+    assert cfg.val_evaluator.ann_file.endswith('aims/entityseg_val.json')
+    assert _step(cfg.test_dataloader.dataset.pipeline,
+                 'HierarchicalResize').scale == (1333, 800)
+
+
+def test_swin_t_baseline_is_a_single_decoder_mask2former():
+    cfg = _load('mask2former_swin-t_8xb2-1x_entityseg.py')
+    model = MODELS.build(cfg.model)
+    assert not model.with_prompt_encoder
+    assert not model.with_association_head
+    assert not model.decode_head.with_tcm
+    assert list(model.decode_head.decoders) == ['entity']
+    assert model.decode_head.decoders['entity'].num_queries == 100
+
+
+def _tiny_synthetic_cfg(tmp_path):
+    from mmaims.datasets.synthetic import make_synthetic_dataset
+    root = str(tmp_path / 'data') + '/'
+    make_synthetic_dataset(root, num_images=12, num_val=4, seed=3, size=64)
+    cfg = _load(SYNTHETIC)
+    cfg.work_dir = str(tmp_path / 'work')
+    cfg.experiment_name = f'm2f_entity_synthetic_{next(_RUNNER_IDS)}'
+    train = cfg.train_dataloader
+    train.update(batch_size=2, num_workers=0, persistent_workers=False)
+    train.sampler.batch_size = 2
+    train.dataset.datasets[0].data_root = root
+    for loader in (cfg.val_dataloader, cfg.test_dataloader):
+        loader.update(batch_size=2, num_workers=0, persistent_workers=False)
+        loader.dataset.data_root = root
+    for evaluator in (cfg.val_evaluator, cfg.test_evaluator):
+        evaluator.ann_file = root + 'annotations/val.json'
+    cfg.train_cfg.update(max_iters=2, val_interval=1000)
+    cfg.default_hooks.checkpoint.interval = 2
+    cfg.default_hooks.logger.interval = 1
+    return cfg
+
+
+def test_synthetic_entity_baseline_trains_and_predicts(tmp_path):
+    from mmengine.runner import Runner
+    cfg = _tiny_synthetic_cfg(tmp_path)
+    # the main job's data and schedule, the entity decoder alone
+    assert tuple(cfg.model.decode_head.decoders) == ('entity', )
+    assert cfg.train_dataloader.dataset.sample_types == (1, )
+    assert cfg.val_evaluator.drill_down is False
+
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert osp.isfile(osp.join(cfg.work_dir, 'iter_2.pth'))
+    logged = set(runner.message_hub.log_scalars)
+    assert {
+        'train/entity.loss_cls', 'train/entity.loss_mask',
+        'train/entity.loss_dice', 'train/entity.d0.loss_cls'
+    } <= logged
+    assert not any(
+        k.startswith(('train/part.', 'train/relation.')) for k in logged)
+    loss = runner.message_hub.get_scalar('train/loss').current()
+    assert loss > 0 and torch.isfinite(torch.tensor(loss))
+
+    runner.model.eval()
+    batch = next(iter(runner.test_dataloader))
+    with torch.no_grad():
+        samples = runner.model.test_step(batch)
+    assert len(samples) == 2
+    for sample in samples:
+        entities = sample.pred_instances
+        assert 0 < len(entities) <= 20
+        assert tuple(entities.masks.shape[1:]) == \
+            tuple(sample.metainfo['ori_shape'][:2])
+        assert (entities.scores[:-1] >= entities.scores[1:]).all()
+        assert len(sample.pred_part_instances) == 0
+        assert len(sample.pred_relation_instances) == 0
+
+    # the config's evaluator on these predictions: entity AP and AP^e
+    metric = METRICS.build(cfg.test_evaluator)
+    metric.process(batch, samples)
+    metrics = metric.evaluate(len(samples))
+    for key in ('aims/entity_mAP', 'aims/entity_mAP_nonoverlap'):
+        assert 0.0 <= metrics[key] <= 1.0, (key, metrics[key])
+
+
+def test_mask2former_weights_initialise_the_whole_entity_model(load_tool):
+    """The documented COCO-Entity path: a mmdet Mask2Former of the same
+    size converts (``--decoders entity``) onto every tensor of the
+    single-decoder model, with nothing left out."""
+    cfg = _load(SYNTHETIC)
+    benchmark = load_tool('analysis_tools/benchmark.py')
+    converter = load_tool('model_converters/mask2former_to_aims.py')
+    m2f = MODELS.build(ConfigDict(benchmark.build_mask2former_cfg(cfg.model)))
+    model = MODELS.build(cfg.model)
+    converted, report = converter.convert(m2f.state_dict(), model.state_dict(),
+                                          ['entity'])
+    assert report['shape_mismatch'] == [] and report['not_in_model'] == []
+    assert report['not_initialised'] == []
+    assert report['kept'] == len(model.state_dict())
+    missing, unexpected = model.load_state_dict(converted, strict=True)
+    assert not missing and not unexpected
