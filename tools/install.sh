@@ -6,7 +6,7 @@
 #
 # Installs torch 2.13.0 (CPU wheel from the local find-links folder), builds
 # mmcv 2.1.0 with its C++/CUDA ops from source, installs mmengine 0.10.7,
-# mmdet 3.3.0, pycocotools, the runtime, test
+# mmdet 3.3.0, pycocotools, the runtime, test, demo (Gradio page, Selenium)
 # and deployment (onnx, onnxruntime) requirements, and mmaims in
 # editable mode. Whatever is already installed at the right version is
 # skipped, so a second run takes seconds.
@@ -72,10 +72,10 @@ else
 fi
 
 # 3. the rest of the OpenMMLab stack, runtime and test requirements, and
-#    the ONNX export's (its tests are in the suite)
+#    the page's and the ONNX export's (their tests are in the suite)
 step "mmengine, mmdet" mmengine==0.10.7 mmdet==3.3.0
-mapfile -t REQS < <(grep -hv '^\s*#' "$REPO/requirements/runtime.txt" "$REPO/requirements/tests.txt" "$REPO/requirements/deploy.txt" | sed 's/\s*#.*//' | grep -v '^\s*$')
-step "runtime, test and deployment requirements" "${REQS[@]}"
+mapfile -t REQS < <(grep -hv '^\s*#' "$REPO/requirements/runtime.txt" "$REPO/requirements/tests.txt" "$REPO/requirements/demo.txt" "$REPO/requirements/deploy.txt" | sed 's/\s*#.*//' | grep -v '^\s*$')
+step "runtime, test, demo and deployment requirements" "${REQS[@]}"
 
 # 4. mmaims itself, editable, with configs/ and tools/ linked under .mim
 if "$PY" - "$REPO" <<'PYEOF'
