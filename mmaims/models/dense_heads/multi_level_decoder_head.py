@@ -16,7 +16,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
 from mmaims.registry import MODELS, TASK_UTILS
-from mmaims.structures import LEVELS, check_level
+from mmaims.structures import ENTITY, LEVELS, PART, RELATION, check_level
 from mmaims.structures.fields import (GT_FIELDS, IGNORED_FIELDS,
                                       LOSS_REGION_FIELD)
 from mmaims.structures.tasks import parse_task
@@ -75,6 +75,23 @@ class MultiLevelDecoderHead(BaseModule):
     normalisation (number of masks x ``num_points``), so the few uniformly
     sampled points that fall outside a small region lower it slightly.
 
+    With ``loss_overlap`` set, the entity and part decoders (``levels``)
+    also get the overlap suppression loss of open-world entity segmentation
+    (:class:`~mmaims.models.losses.OverlapSuppressionLoss`, Qi et al. Sec.
+    5.3): the queries matched to the ground truth are the clusters (one
+    query per entity after Hungarian matching), a softmax over them at
+    every pixel of the mask-feature grid makes them compete, and its Dice
+    against their targets penalises two queries claiming the same pixels.
+    It counts only on samples whose supervision of the decoder is
+    ``exhaustive`` (on a partial annotation the matched entities are not
+    all the entities that compete for a pixel), only inside the loss region
+    above, and only on pixels of exactly one target (pixels of no target or
+    of an unmatched one have no cluster). It is computed on the last
+    block's prediction only, with that block's matching: the paper applies
+    it to the one path used at inference, and the earlier blocks'
+    predictions are only deep supervision. The relation decoder never gets
+    it: relation masks overlap their entities' and each other by design.
+
     Args:
         feat_channels (int): Channels of the multi-scale memories and of the
             queries.
@@ -103,6 +120,13 @@ class MultiLevelDecoderHead(BaseModule):
         loss_cls (:obj:`ConfigDict` or dict): Object / no-object loss.
         loss_mask (:obj:`ConfigDict` or dict): Point-wise mask loss.
         loss_dice (:obj:`ConfigDict` or dict): Dice loss.
+        loss_overlap (:obj:`ConfigDict` or dict, optional): Config of the
+            overlap suppression loss (e.g. ``dict(type=
+            'OverlapSuppressionLoss', loss_weight=1.0, levels=('entity',
+            'part'))``); ``levels`` (popped before building; default: the
+            entity and part decoders the head has) names the decoders that
+            get it, never ``'relation'``. None switches it off (AIMS as in
+            the paper, losses unchanged). Defaults to None.
         train_cfg (:obj:`ConfigDict` or dict, optional): ``assigner``,
             ``sampler``, ``num_points``, ``oversample_ratio``,
             ``importance_sample_ratio`` as in ``Mask2FormerHead``, and
@@ -152,6 +176,7 @@ class MultiLevelDecoderHead(BaseModule):
                      naive_dice=True,
                      eps=1.0,
                      loss_weight=5.0),
+                 loss_overlap: OptConfigType = None,
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
                  init_cfg: OptMultiConfig = None) -> None:
@@ -242,6 +267,38 @@ class MultiLevelDecoderHead(BaseModule):
         self.loss_cls = MODELS.build(loss_cls)
         self.loss_mask = MODELS.build(loss_mask)
         self.loss_dice = MODELS.build(loss_dice)
+        self.overlap_levels: Tuple[str, ...] = ()
+        self.loss_overlap = None
+        if loss_overlap is not None:
+            overlap_cfg = copy.deepcopy(dict(loss_overlap))
+            self.overlap_levels = self._check_overlap_levels(
+                overlap_cfg.pop('levels', None))
+            self.loss_overlap = MODELS.build(overlap_cfg)
+
+    def _check_overlap_levels(
+            self, levels: Optional[Sequence[str]]) -> Tuple[str, ...]:
+        """The decoders that get the overlap suppression loss."""
+        where = 'MultiLevelDecoderHead.loss_overlap.levels'
+        if levels is None:
+            levels = [n for n in (ENTITY, PART) if n in self.decoder_names]
+        elif isinstance(levels, str):
+            levels = [levels]
+        levels = tuple(dict.fromkeys(levels))
+        for level in levels:
+            check_level(level, where)
+            if level == RELATION:
+                raise ValueError(
+                    f'{where}: the overlap suppression loss cannot be used '
+                    'on the relation decoder: a relation mask covers both '
+                    'of its entities and relations overlap each other by '
+                    "design; use ('entity', 'part')")
+            if level not in self.decoder_names:
+                raise ValueError(f'{where}: {level!r} is not a decoder of '
+                                 f'the head {self.decoder_names}')
+        if not levels:
+            raise ValueError(f'{where}: no entity or part decoder to apply '
+                             f'it to among {self.decoder_names}')
+        return levels
 
     # ------------------------------------------------------------------
     # forward
@@ -424,7 +481,9 @@ class MultiLevelDecoderHead(BaseModule):
               ``'{decoder}.loss_mask'``, ``'{decoder}.loss_dice'`` (last
               block) and ``'{decoder}.d{i}.loss_*'`` for
               i = 0 .. num_layers - 1 (deep supervision; d0 is the
-              prediction of the initial queries).
+              prediction of the initial queries); with ``loss_overlap``,
+              ``'{decoder}.loss_overlap'`` for its decoders (last block;
+              0 when no image supervises the decoder exhaustively).
             - outputs (dict[str, DecoderOutput]): As :meth:`forward`.
             - assignments (dict[str, list]): Per decoder, one entry per image:
               None when the image does not supervise the decoder, else
@@ -490,6 +549,9 @@ class MultiLevelDecoderHead(BaseModule):
                 prefix = self._loss_prefix(decoder, i, num_blocks)
                 for key in ('loss_cls', 'loss_mask', 'loss_dice'):
                     losses[f'{prefix}{key}'] = zero
+            if decoder in self.overlap_levels:
+                reduce_mean(zero.detach().new_tensor(0.))
+                losses[f'{decoder}.loss_overlap'] = zero
             return losses, assignments
 
         sup_targets = [targets[i] for i in sup_inds]
@@ -506,7 +568,60 @@ class MultiLevelDecoderHead(BaseModule):
             if i == num_blocks - 1:
                 for img_ind, match in zip(sup_inds, matches):
                     assignments[img_ind] = match
+        if decoder in self.overlap_levels:
+            losses[f'{decoder}.loss_overlap'] = self._loss_overlap_by_feat(
+                all_mask_preds[-1], targets, assignments)
         return losses, assignments
+
+    def _loss_overlap_by_feat(
+            self, mask_preds: Tensor, targets: List[Optional[dict]],
+            assignments: List[Optional[Tuple[Tensor, Tensor]]]) -> Tensor:
+        """Overlap suppression loss of one decoder's last block.
+
+        Args:
+            mask_preds (Tensor): Mask logits of the last block, shape
+                (B, Q, h, w).
+            targets (list[dict | None]): Outputs of
+                :meth:`_get_decoder_targets`, one per image.
+            assignments (list[tuple | None]): ``(query_inds, gt_inds)`` of
+                the last block per image (None: not supervised).
+
+        Returns:
+            Tensor: The loss summed over the images, divided by the number
+            of clusters of the exhaustively supervised images (averaged
+            over ranks, at least 1).
+        """
+        items = []
+        for i, (target, match) in enumerate(zip(targets, assignments)):
+            if target is None or match is None or len(match[0]) == 0:
+                continue
+            if target['exhaustive'] and target['level'] != RELATION:
+                items.append((i, target, match))
+        # every rank joins this all-reduce, whatever its images are
+        count = float(sum(len(query_inds) for _, _, (query_inds, _) in items))
+        num_clusters = reduce_mean(mask_preds.new_tensor(count)).clamp(min=1)
+        loss = mask_preds.sum() * 0.
+        size = tuple(mask_preds.shape[-2:])
+        for i, target, (query_inds, gt_inds) in items:
+            with torch.no_grad():
+                # the targets and the loss region on the prediction's grid,
+                # sampled at its pixel centres
+                low_res = F.interpolate(
+                    torch.cat([target['masks'],
+                               target['region'][None]]).unsqueeze(1).float(),
+                    size=size,
+                    mode='bilinear',
+                    align_corners=False).squeeze(1) >= 0.5
+                gt_masks, region = low_res[:-1], low_res[-1]
+                # a pixel of an unmatched (or a second) target has no
+                # cluster of its own: leave it out
+                region &= gt_masks.sum(dim=0) <= 1
+            loss = loss + self.loss_overlap(
+                mask_preds[i, query_inds],
+                gt_masks[gt_inds],
+                region,
+                avg_factor=num_clusters)
+        return loss
 
     @staticmethod
     def _loss_prefix(decoder: str, block: int, num_blocks: int) -> str:
@@ -528,8 +643,9 @@ class MultiLevelDecoderHead(BaseModule):
         Returns:
             dict or None: None when the sample does not supervise
             ``decoder``; else ``masks`` (bool Tensor (N, H, W)), ``region``
-            (bool Tensor (H, W), where mask losses count), ``exhaustive``
-            (bool) and ``img_meta`` (dict).
+            (bool Tensor (H, W), where mask losses count), ``level`` (the
+            supervised level), ``exhaustive`` (bool) and ``img_meta``
+            (dict).
         """
         meta = data_sample.metainfo
         img_id = meta.get('img_id', meta.get('img_path', '?'))
@@ -587,6 +703,7 @@ class MultiLevelDecoderHead(BaseModule):
         return dict(
             masks=masks,
             region=region,
+            level=level,
             exhaustive=sup.exhaustive,
             img_meta=meta)
 

@@ -56,7 +56,11 @@ LOSS_CLS = dict(
     class_weight=[1.0, 0.1])
 
 
-def build_head(tcm='default', num_queries=5, decoders=None, seed=0):
+def build_head(tcm='default',
+               num_queries=5,
+               decoders=None,
+               seed=0,
+               loss_overlap=None):
     cfg = dict(
         type='MultiLevelDecoderHead',
         feat_channels=FEAT,
@@ -69,6 +73,8 @@ def build_head(tcm='default', num_queries=5, decoders=None, seed=0):
         test_cfg=dict(lean_inference=False))
     if decoders is not None:
         cfg['decoders'] = decoders
+    if loss_overlap is not None:
+        cfg['loss_overlap'] = loss_overlap
     if tcm is None:
         cfg['tcm'] = None
     elif tcm != 'default':
@@ -751,3 +757,207 @@ def test_degenerate_supervision_gives_finite_losses():
     assert losses['entity.loss_cls'].item() > 0
     assert losses['entity.loss_mask'].item() == 0
     assert losses['entity.loss_dice'].item() == 0
+
+
+# ----------------------------------------------------------------------
+# overlap suppression (loss_overlap)
+# ----------------------------------------------------------------------
+OVERLAP = dict(type='OverlapSuppressionLoss', loss_weight=2.0)
+# boxes on the 4-pixel grid, so that their masks on the LOW x LOW grid of
+# the predictions are exact
+ENTITY_BOXES = [(0, 0, 32, 32), (32, 0, 64, 32), (0, 32, 64, 64)]
+PART_BOXES = [(0, 0, 16, 32), (16, 0, 32, 32)]
+
+
+def _low_res(boxes):
+    masks = torch.zeros(len(boxes), LOW, LOW, dtype=torch.bool)
+    for i, (x1, y1, x2, y2) in enumerate(boxes):
+        masks[i, y1 // 4:y2 // 4, x1 // 4:x2 // 4] = True
+    return masks
+
+
+def _entity_part_sample(exhaustive=True, img_id=1, **kwargs):
+    return make_sample(
+        dict(
+            entity=dict(level='entity', exhaustive=exhaustive),
+            part=dict(level='part', exhaustive=exhaustive),
+            relation=dict(level='relation', exhaustive=True)),
+        entity_boxes=ENTITY_BOXES,
+        part_boxes=PART_BOXES,
+        relation_boxes=[(0, 0, 64, 32), (0, 0, 32, 64)],
+        img_id=img_id,
+        **kwargs)
+
+
+def test_overlap_loss_off_by_default_losses_unchanged():
+    """loss_overlap=None (the default) is AIMS as before: no new key, and
+    switching it on adds its keys without changing any other loss."""
+    mask_features, memorys = features()
+    samples = [
+        _entity_part_sample(),
+        _entity_part_sample(exhaustive=False, img_id=2)
+    ]
+    results = {}
+    for name, overlap in (('off', None), ('on', OVERLAP)):
+        head = build_head(loss_overlap=overlap)
+        torch.manual_seed(11)
+        results[name] = head.loss(mask_features, memorys, samples)
+    off, on = results['off'][0], results['on'][0]
+    assert set(off) == (
+        _loss_keys('part') | _loss_keys('entity') | _loss_keys('relation'))
+    assert set(on) == set(off) | {'entity.loss_overlap', 'part.loss_overlap'}
+    for key in off:
+        torch.testing.assert_close(on[key], off[key], rtol=0, atol=0)
+    for decoder in ('part', 'entity', 'relation'):
+        for (q_on, g_on), (q_off, g_off) in zip(results['on'][2][decoder],
+                                                results['off'][2][decoder]):
+            assert q_on.tolist() == q_off.tolist()
+            assert g_on.tolist() == g_off.tolist()
+    head = build_head()
+    assert head.loss_overlap is None and head.overlap_levels == ()
+
+
+def test_overlap_loss_is_the_softmax_dice_of_the_matched_queries():
+    head = build_head(tcm=None, loss_overlap=OVERLAP)
+    assert head.overlap_levels == ('entity', 'part')
+    mask_features, memorys = features(batch_size=1)
+    samples = [_entity_part_sample()]
+    torch.manual_seed(12)
+    losses, outputs, assignments = head.loss(mask_features, memorys, samples)
+    assert 'relation.loss_overlap' not in losses
+    assert not any('d0.loss_overlap' in k for k in losses)  # last block only
+    reference = MODELS.build(OVERLAP)
+    for decoder, boxes in (('entity', ENTITY_BOXES), ('part', PART_BOXES)):
+        query_inds, gt_inds = assignments[decoder][0]
+        assert sorted(gt_inds.tolist()) == list(range(len(boxes)))
+        # the clusters: one matched query per target, last block
+        clusters = outputs[decoder].mask_preds[-1][0, query_inds]
+        expected = reference(clusters, _low_res(boxes)[gt_inds])
+        key = f'{decoder}.loss_overlap'
+        assert losses[key].item() > 0
+        torch.testing.assert_close(losses[key], expected)
+    losses['entity.loss_overlap'].backward()
+    entity = head.decoders['entity']
+    assert entity.query_feat.weight.grad.abs().sum() > 0
+    assert head.decoders['relation'].query_feat.weight.grad is None
+
+
+def test_overlap_loss_only_on_exhaustive_samples():
+    head = build_head(loss_overlap=OVERLAP)
+    mask_features, memorys = features()
+    outputs = head(mask_features, memorys)
+    cls, masks = outputs['entity'].cls_scores, outputs['entity'].mask_preds
+    # non-exhaustive only: a zero that stays in the graph
+    partial = [
+        _entity_part_sample(exhaustive=False),
+        _entity_part_sample(exhaustive=False, img_id=2)
+    ]
+    losses, _ = head.loss_by_feat(cls, masks, partial, 'entity')
+    assert losses['entity.loss_overlap'].item() == 0
+    assert losses['entity.loss_overlap'].requires_grad
+    assert losses['entity.loss_dice'].item() > 0
+    # no image supervises the decoder: a zero too
+    losses, _ = head.loss_by_feat(cls, masks, [make_sample(sup('part'))] * 2,
+                                  'entity')
+    assert losses['entity.loss_overlap'].item() == 0
+    assert losses['entity.loss_overlap'].requires_grad
+    # a decoder matched to relation targets (overlapping by design): none
+    relation_targets = make_sample(
+        sup('entity', level='relation'),
+        relation_boxes=[(0, 0, 64, 32), (0, 0, 32, 64)])
+    losses, _ = head.loss_by_feat(cls, masks, [relation_targets] * 2,
+                                  'entity')
+    assert losses['entity.loss_overlap'].item() == 0
+    assert losses['entity.loss_dice'].item() > 0
+    # mixed batch: the exhaustive image alone, averaged over its clusters
+    mixed = [
+        _entity_part_sample(exhaustive=False),
+        _entity_part_sample(img_id=2)
+    ]
+    losses, assignments = head.loss_by_feat(cls, masks, mixed, 'entity')
+    query_inds, gt_inds = assignments[1]
+    expected = MODELS.build(OVERLAP)(masks[-1][1, query_inds],
+                                     _low_res(ENTITY_BOXES)[gt_inds])
+    torch.testing.assert_close(losses['entity.loss_overlap'], expected)
+
+
+def test_overlap_loss_ignores_pixels_outside_the_loss_region():
+    head = build_head(tcm=None, decoders=('entity', ), loss_overlap=OVERLAP)
+    samples = [
+        make_sample(
+            sup('entity'), entity_boxes=ENTITY_BOXES, valid=(0, 0, 64, 32))
+    ]
+    region_low = torch.zeros(LOW, LOW, dtype=torch.bool)
+    region_low[:8] = True
+    outside = ~_dilated(region_low)
+    g = torch.Generator().manual_seed(13)
+    cls = [torch.randn(1, 5, 2, generator=g) for _ in range(2)]
+    masks = [torch.randn(1, 5, LOW, LOW, generator=g) * 3 for _ in range(2)]
+
+    def overlap_for(mask_preds):
+        torch.manual_seed(14)
+        losses, assignments = head.loss_by_feat(cls, mask_preds, samples,
+                                                'entity')
+        return losses['entity.loss_overlap'], assignments[0]
+
+    ref, (query_inds, gt_inds) = overlap_for(masks)
+    assert ref.item() > 0
+    # the third entity lies outside the valid region: its cluster is empty
+    expected = MODELS.build(OVERLAP)(masks[-1][0, query_inds],
+                                     _low_res(ENTITY_BOXES)[gt_inds],
+                                     region_low)
+    torch.testing.assert_close(ref, expected)
+    changed = [
+        torch.where(outside, m + 10 * torch.randn(m.shape, generator=g), m)
+        for m in masks
+    ]
+    out, _ = overlap_for(changed)
+    torch.testing.assert_close(out, ref, rtol=0, atol=0)
+    inside = region_low & ~_dilated(~region_low)
+    changed_in = [
+        torch.where(inside, m + 10 * torch.randn(m.shape, generator=g), m)
+        for m in masks
+    ]
+    assert overlap_for(changed_in)[0] != ref
+
+
+def test_overlap_loss_never_on_relation_and_checked_levels():
+    with pytest.raises(ValueError, match='relation decoder'):
+        build_head(loss_overlap=dict(OVERLAP, levels=('entity', 'relation')))
+    with pytest.raises(ValueError, match='relation decoder'):
+        build_head(loss_overlap=dict(OVERLAP, levels='relation'))
+    with pytest.raises(ValueError, match="'part' is not a decoder"):
+        build_head(
+            tcm=None,
+            decoders=('entity', ),
+            loss_overlap=dict(OVERLAP, levels=('entity', 'part')))
+    with pytest.raises(ValueError, match='unknown level'):
+        build_head(loss_overlap=dict(OVERLAP, levels=('object', )))
+    with pytest.raises(ValueError, match='no entity or part decoder'):
+        build_head(tcm=None, decoders=('relation', ), loss_overlap=OVERLAP)
+    head = build_head(loss_overlap=dict(OVERLAP, levels=['part']))
+    assert head.overlap_levels == ('part', )
+    mask_features, memorys = features(batch_size=1)
+    losses, _, _ = head.loss(mask_features, memorys, [_entity_part_sample()])
+    assert [k for k in losses if 'overlap' in k] == ['part.loss_overlap']
+
+
+def test_overlap_loss_joins_one_more_collective_call(monkeypatch):
+    import mmaims.models.dense_heads.multi_level_decoder_head as module
+    calls = []
+
+    def counting_reduce_mean(tensor):
+        calls.append(float(tensor))
+        return tensor
+
+    monkeypatch.setattr(module, 'reduce_mean', counting_reduce_mean)
+    head = build_head(loss_overlap=OVERLAP)
+    outputs = head(*features(batch_size=1))['entity']
+    for sample in (_entity_part_sample(),
+                   _entity_part_sample(exhaustive=False),
+                   make_sample(sup('part'))):
+        calls.clear()
+        head.loss_by_feat(outputs.cls_scores, outputs.mask_preds, [sample],
+                          'entity')
+        assert len(calls) == NUM_LAYERS + 2
+    assert calls[-1] == 0.0

@@ -200,6 +200,41 @@ def test_switches_off_give_the_baseline():
                if p.requires_grad)
 
 
+def test_overlap_suppression_switch_one_training_step():
+    """decode_head.loss_overlap on the tiny model: the entity and part
+    decoders get the overlap suppression loss, every other loss is what the
+    model without it computes, and a backward pass goes through."""
+    results = {}
+    for name in ('off', 'on'):
+        cfg = tiny_model_cfg()
+        if name == 'on':
+            cfg.decode_head.loss_overlap = dict(
+                type='OverlapSuppressionLoss', loss_weight=2.0)
+        torch.manual_seed(0)
+        model = MODELS.build(cfg)
+        model.init_weights()
+        model.train()
+        samples = [train_sample(img_id=1), train_sample(img_id=2)]
+        data = preprocess(model, samples, True)
+        torch.manual_seed(3)
+        results[name] = (model, model(**data, mode='loss'))
+    model, losses = results['on']
+    off = results['off'][1]
+    overlap = {k for k in losses if 'overlap' in k}
+    assert overlap == {'entity.loss_overlap', 'part.loss_overlap'}
+    assert set(losses) == set(off) | overlap
+    for key in off:
+        torch.testing.assert_close(losses[key], off[key], rtol=0, atol=0)
+    for key in overlap:
+        assert torch.isfinite(losses[key]) and losses[key].item() > 0, key
+    model.zero_grad()
+    sum(losses[k] for k in overlap).backward(retain_graph=True)
+    for decoder in ('entity', 'part'):
+        grad = model.decode_head.decoders[decoder].mask_embed[0].weight.grad
+        assert grad is not None and grad.abs().sum() > 0, decoder
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+
+
 def test_mpe_makes_features_depend_on_the_prompt():
     model = build().eval()
     data = preprocess(model, [train_sample()], False)
