@@ -9,6 +9,7 @@ from .hierarchy import (LEVEL_PREFIX, PIXEL_MAP_KEYS, check_links, has_level,
 from .load_drill_down_prompts import LoadDrillDownPrompts
 from .load_hierarchical_annotations import LoadHierarchicalAnnotations
 from .pack_aims_inputs import PackAIMSInputs
+from .pack_crop_former_inputs import PackCropFormerInputs
 from .sample_task_prompt import SampleTaskPrompt
 
 __all__ = [
@@ -17,5 +18,5 @@ __all__ = [
     'FilterHierarchicalAnnotations', 'SampleTaskPrompt', 'LEVEL_PREFIX',
     'PIXEL_MAP_KEYS', 'level_keys', 'has_level', 'num_instances',
     'keep_instances', 'mask_areas', 'check_links', 'CropFormerViews',
-    'CROP_CORNERS', 'corner_crop_box'
+    'CROP_CORNERS', 'corner_crop_box', 'PackCropFormerInputs'
 ]

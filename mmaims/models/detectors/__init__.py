@@ -1,4 +1,5 @@
 # Copyright (c) mmaims contributors. All rights reserved.
 from .aims import AIMS
+from .crop_former import CropFormer
 
-__all__ = ['AIMS']
+__all__ = ['AIMS', 'CropFormer']
