@@ -13,6 +13,9 @@ from torch import Tensor
 
 from mmaims.registry import MODELS, TASK_UTILS
 from ..layers.crop_batch_decoder import BatchDecoderOutput
+from .multi_level_decoder_head import (MASK2FORMER_LOSS_CLS,
+                                       MASK2FORMER_LOSS_DICE,
+                                       MASK2FORMER_LOSS_MASK)
 
 
 def stack_view_targets(
@@ -109,25 +112,9 @@ class CropFormerBatchHead(BaseModule):
     def __init__(self,
                  association: ConfigType,
                  batch_decoder: ConfigType,
-                 loss_cls: ConfigType = dict(
-                     type='CrossEntropyLoss',
-                     use_sigmoid=False,
-                     loss_weight=2.0,
-                     reduction='mean',
-                     class_weight=[1.0, 0.1]),
-                 loss_mask: ConfigType = dict(
-                     type='CrossEntropyLoss',
-                     use_sigmoid=True,
-                     reduction='mean',
-                     loss_weight=5.0),
-                 loss_dice: ConfigType = dict(
-                     type='DiceLoss',
-                     use_sigmoid=True,
-                     activate=True,
-                     reduction='mean',
-                     naive_dice=True,
-                     eps=1.0,
-                     loss_weight=5.0),
+                 loss_cls: ConfigType = MASK2FORMER_LOSS_CLS,
+                 loss_mask: ConfigType = MASK2FORMER_LOSS_MASK,
+                 loss_dice: ConfigType = MASK2FORMER_LOSS_DICE,
                  train_cfg: OptConfigType = None,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)

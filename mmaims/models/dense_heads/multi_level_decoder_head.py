@@ -22,6 +22,29 @@ from mmaims.structures.fields import (GT_FIELDS, IGNORED_FIELDS,
 from mmaims.structures.tasks import parse_task
 from ..layers import DecoderOutput, LevelDecoder
 
+#: Mask2Former's losses (mmdet's ``Mask2FormerHead`` defaults, class-agnostic:
+#: object / no-object with the no-object class weighted 0.1), the defaults of
+#: every mask-decoding head of mmaims
+MASK2FORMER_LOSS_CLS = dict(
+    type='CrossEntropyLoss',
+    use_sigmoid=False,
+    loss_weight=2.0,
+    reduction='mean',
+    class_weight=[1.0, 0.1])
+MASK2FORMER_LOSS_MASK = dict(
+    type='CrossEntropyLoss',
+    use_sigmoid=True,
+    reduction='mean',
+    loss_weight=5.0)
+MASK2FORMER_LOSS_DICE = dict(
+    type='DiceLoss',
+    use_sigmoid=True,
+    activate=True,
+    reduction='mean',
+    naive_dice=True,
+    eps=1.0,
+    loss_weight=5.0)
+
 #: ``train_cfg['unannotated']``: what pixels outside ``valid_region`` are
 #: on full-image samples: left out of the loss (mmaims) or background (paper)
 UNANNOTATED_MODES = ('ignore', 'background')
@@ -157,25 +180,9 @@ class MultiLevelDecoderHead(BaseModule):
                  tcm_pairs: Sequence[Tuple[str,
                                            str]] = (('entity', 'part'),
                                                     ('relation', 'entity')),
-                 loss_cls: ConfigType = dict(
-                     type='CrossEntropyLoss',
-                     use_sigmoid=False,
-                     loss_weight=2.0,
-                     reduction='mean',
-                     class_weight=[1.0, 0.1]),
-                 loss_mask: ConfigType = dict(
-                     type='CrossEntropyLoss',
-                     use_sigmoid=True,
-                     reduction='mean',
-                     loss_weight=5.0),
-                 loss_dice: ConfigType = dict(
-                     type='DiceLoss',
-                     use_sigmoid=True,
-                     activate=True,
-                     reduction='mean',
-                     naive_dice=True,
-                     eps=1.0,
-                     loss_weight=5.0),
+                 loss_cls: ConfigType = MASK2FORMER_LOSS_CLS,
+                 loss_mask: ConfigType = MASK2FORMER_LOSS_MASK,
+                 loss_dice: ConfigType = MASK2FORMER_LOSS_DICE,
                  loss_overlap: OptConfigType = None,
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,

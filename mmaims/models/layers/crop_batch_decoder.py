@@ -9,10 +9,11 @@ from mmcv.cnn import Conv2d
 from mmdet.models.layers import (Mask2FormerTransformerDecoder,
                                  SinePositionalEncoding3D)
 from mmdet.utils import ConfigType, OptMultiConfig
-from mmengine.model import BaseModule, ModuleList, caffe2_xavier_init
+from mmengine.model import BaseModule, ModuleList
 from torch import Tensor
 
 from mmaims.registry import MODELS
+from .level_decoder import LevelDecoder
 
 
 class BatchDecoderOutput(NamedTuple):
@@ -114,14 +115,8 @@ class CropBatchDecoder(BaseModule):
             nn.Linear(feat_channels, feat_channels), nn.ReLU(inplace=True),
             nn.Linear(feat_channels, out_channels))
 
-    def init_weights(self) -> None:
-        """Initialise as :meth:`LevelDecoder.init_weights`."""
-        for m in self.decoder_input_projs:
-            if isinstance(m, Conv2d):
-                caffe2_xavier_init(m, bias=0)
-        for p in self.transformer_decoder.parameters():
-            if p.dim() > 1:
-                nn.init.xavier_normal_(p)
+    # same sub-module names, same initialisation (mmdet's Mask2FormerHead)
+    init_weights = LevelDecoder.init_weights
 
     def forward_head(
         self, decoder_out: Tensor, mask_features: Tensor,
