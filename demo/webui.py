@@ -1058,29 +1058,24 @@ def build_page(app: DrillDownApp):
             page,
             run(page, lambda: page.drill_down(progress=progress_fn(progress))))
 
-    def on_drill_brush(state, value, decoder, progress=gr.Progress()):
-        page = page_of(state)
-        return outputs(
-            page,
-            run(
-                page, lambda: page.drill_down_brush(
-                    value, decoder, progress=progress_fn(progress))))
+    def on_own_region(method: str) -> Callable:
+        """The handler of a drill-down on the user's own region: brush,
+        mask file or box (``DrillDownApp.drill_down_<kind>``)."""
 
-    def on_drill_mask(state, path, decoder, progress=gr.Progress()):
-        page = page_of(state)
-        return outputs(
-            page,
-            run(
-                page, lambda: page.drill_down_mask(
-                    path, decoder, progress=progress_fn(progress))))
+        def handler(state, value, decoder, progress=gr.Progress()):
+            page = page_of(state)
+            action = getattr(page, method)
+            return outputs(
+                page,
+                run(
+                    page, lambda: action(
+                        value, decoder, progress=progress_fn(progress))))
 
-    def on_drill_box(state, box, decoder, progress=gr.Progress()):
-        page = page_of(state)
-        return outputs(
-            page,
-            run(
-                page, lambda: page.drill_down_box(
-                    box, decoder, progress=progress_fn(progress))))
+        return handler
+
+    on_drill_brush = on_own_region('drill_down_brush')
+    on_drill_mask = on_own_region('drill_down_mask')
+    on_drill_box = on_own_region('drill_down_box')
 
     def on_export(state):
         page = page_of(state)
