@@ -6,20 +6,13 @@
 # merged by the crop ensemble of Sec. 4.3). Losses: eq. 7, the image-level
 # entity losses on every view and the batch-level losses with joint
 # matching. No full run has been made with this config.
-_base_ = [
-    '../_base_/models/aims_r18-c64.py', '../_base_/datasets/aims_synthetic.py',
-    '../_base_/schedules/schedule_synthetic_2k.py',
-    '../_base_/default_runtime.py'
-]
+_base_ = './mask2former_entity_r18_synthetic.py'
 
 crop_ratio = 0.7  # δ of eq. 1 (Table 9a)
 
 model = dict(
     type='CropFormer',
     data_preprocessor=dict(type='CropFormerDataPreprocessor'),
-    prompt_encoder=None,
-    association_head=None,
-    decode_head=dict(decoders=('entity', ), num_queries=20, tcm=None),
     image_loss_weight=1.0,
     batch_head=dict(
         type='CropFormerBatchHead',
@@ -98,15 +91,3 @@ train_dataloader = dict(
     dataset=dict(sample_types=(1, ), pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(drill_down=False)
-test_evaluator = val_evaluator
-
-default_hooks = dict(
-    logger=dict(type='AIMSLoggerHook', interval=20),
-    checkpoint=dict(
-        type='CheckpointHook',
-        by_epoch=False,
-        interval=250,
-        max_keep_ckpts=2,
-        save_last=True))
-randomness = dict(seed=0)
