@@ -213,7 +213,11 @@ class AIMSTaskDataset:
         while data is None and len(tried) <= self.max_refetch:
             # the image could not serve the type after augmentation: use
             # another image of the same pool (same source first)
-            image_index = self._other_image(sample_type, image_index)
+            # drawn from (index, attempt), not the worker's global RNG, so
+            # that a resumed run serves the same samples as one that was
+            # never interrupted (the sampler decides every index)
+            rng = np.random.default_rng([idx, len(tried)])
+            image_index = self._other_image(sample_type, image_index, rng)
             tried.append(image_index)
             data = self.prepare_data(sample_type, image_index)
         if data is None:
@@ -223,10 +227,11 @@ class AIMSTaskDataset:
                 'that the pipeline keeps enough annotations for this type')
         return data
 
-    def _other_image(self, sample_type: int, image_index: int) -> int:
+    def _other_image(self, sample_type: int, image_index: int,
+                     rng: np.random.Generator) -> int:
         pool = self.pools[sample_type]
         source = self.get_data_info(image_index).get('source', 'default')
         candidates = pool.get(source)
         if candidates is None or len(candidates) < 2:
             candidates = np.concatenate(list(pool.values()))
-        return int(candidates[np.random.randint(len(candidates))])
+        return int(candidates[rng.integers(len(candidates))])

@@ -138,3 +138,10 @@ def test_concatenates_datasets_and_refetches(synthetic_root):
     out = ds[ds.encode_index(8, ppp)]
     assert out['data_samples'].task['sample_type'] == 8
     assert out['data_samples'].source == 'toy_psg'
+    # the replacement depends on the index only, not on the global RNG
+    # (a resumed run must serve the samples of an uninterrupted one)
+    chosen = set()
+    for seed in range(4):
+        np.random.seed(seed)
+        chosen.add(ds[ds.encode_index(8, ppp)]['data_samples'].img_path)
+    assert len(chosen) == 1
