@@ -43,7 +43,8 @@ from .mask_ap import (IOU_THRS, accumulate_precision, average_mask_recall,
 from .nonoverlap import make_disjoint_rles
 
 #: Per-level AP keys, in output order (``{level}_{key}``).
-AP_KEYS = ('mAP', 'mAP_50', 'mAP_75', 'mAP_nonoverlap')
+AP_KEYS = ('mAP', 'mAP_50', 'mAP_75', 'mAP_nonoverlap', 'mAP_nonoverlap_50',
+           'mAP_nonoverlap_75')
 #: Maximum masks per image and level for AP (COCO's maxDets).
 MAX_DETS = 100
 #: Links per image and type kept for AR@K.
@@ -214,7 +215,8 @@ def evaluate_federated(gt: FederatedGroundTruth,
 
     Returns:
         dict[str, float]: ``{level}_mAP``, ``{level}_mAP_50``,
-        ``{level}_mAP_75``, ``{level}_mAP_nonoverlap`` and
+        ``{level}_mAP_75``, ``{level}_mAP_nonoverlap`` (with ``_50`` and
+        ``_75``: AP^e_50 / AP^e_75 of the entity segmentation papers) and
         ``{level}_AR@100`` for every level, ``AR@1000`` (all levels
         pooled), ``entity_part_AR@{K}`` and ``relation_entity_AR@{K}``,
         with ``drill_down`` the keys of :func:`.drill_down.drill_keys`, and,
@@ -351,7 +353,8 @@ def _summarize(image_ids: Sequence[int], ap_results: dict, recalls: dict,
             ap_disjoint = ap
         for key in ('mAP', 'mAP_50', 'mAP_75'):
             out[f'{level}_{key}'] = ap[key]
-        out[f'{level}_mAP_nonoverlap'] = ap_disjoint['mAP']
+        for key in ('', '_50', '_75'):
+            out[f'{level}_mAP_nonoverlap{key}'] = ap_disjoint[f'mAP{key}']
         recall = average_mask_recall([r[0] for r in per_image])
         out[f'{level}_AR@{MAX_DETS}'] = -1.0 if recall is None else recall
     for link_type, _, _ in LINK_TYPES:

@@ -36,7 +36,8 @@ class FederatedMetric(BaseMetric):
     Returned keys (BaseMetric adds the prefix, ``aims/`` by default):
 
     - ``part_mAP``, ``part_mAP_50``, ``part_mAP_75``,
-      ``part_mAP_nonoverlap``, ``part_AR@100`` (COCO's AR at 100 masks),
+      ``part_mAP_nonoverlap`` (AP^e) with ``part_mAP_nonoverlap_50`` and
+      ``part_mAP_nonoverlap_75``, ``part_AR@100`` (COCO's AR at 100 masks),
       and the same for ``entity`` and ``relation``;
     - ``entity_part_AR@100``, ``relation_entity_AR@100`` (association);
     - ``AR@1000``: class-agnostic recall of all predicted masks of all

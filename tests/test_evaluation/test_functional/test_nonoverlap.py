@@ -62,7 +62,8 @@ def test_nonoverlap_ap_hand_computed():
     Non-overlap: the full image takes every pixel, A and B become empty and
     are dropped. Only the full image is left: TP at 0.5 with recall 1/2, so
     precision 1 at the 51 recall points 0..0.5 and 0 beyond: AP_50 =
-    51/101; nothing above 0.5. mAP_nonoverlap = 51/101/10.
+    51/101; nothing above 0.5. mAP_nonoverlap = 51/101/10, its _50 = 51/101
+    and its _75 = 0.
     """
     h = w = 10
     left, right = _cols(h, w, 0, 5), _cols(h, w, 5, 10)
@@ -92,6 +93,9 @@ def test_nonoverlap_ap_hand_computed():
     assert metrics['entity_mAP'] == pytest.approx(0.7, abs=1e-12)
     assert metrics['entity_mAP_nonoverlap'] == pytest.approx(
         51 / 101 / 10, abs=1e-12)
+    assert metrics['entity_mAP_nonoverlap_50'] == pytest.approx(
+        51 / 101, abs=1e-12)
+    assert metrics['entity_mAP_nonoverlap_75'] == 0
 
 
 @pytest.mark.parametrize('seed', [0, 1, 2])

@@ -7,7 +7,7 @@ import pytest
 from mmengine.evaluator import Evaluator
 
 from mmaims.evaluation import FederatedMetric
-from mmaims.evaluation.functional import (FederatedGroundTruth,
+from mmaims.evaluation.functional import (AP_KEYS, FederatedGroundTruth,
                                           evaluate_federated,
                                           group_predictions, metric_keys)
 from mmaims.registry import METRICS
@@ -206,7 +206,7 @@ def test_minus_one_for_level_without_evaluable_image(tmp_path, make_dataset,
     metrics = _plain(
         _run(FederatedMetric(ann_file), make_samples(gt_dict, preds)))
     for level in ('part', 'relation'):
-        for key in ('mAP', 'mAP_50', 'mAP_75', 'mAP_nonoverlap'):
+        for key in AP_KEYS:
             assert metrics[f'{level}_{key}'] == -1
     assert metrics['entity_part_AR@100'] == -1
     assert metrics['relation_entity_AR@100'] == -1
