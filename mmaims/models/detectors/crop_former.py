@@ -16,6 +16,16 @@ from ..utils import merge_crop_predictions
 from .aims import AIMS
 
 
+#: Table 7's inference variants: ``test_cfg`` (``decoder``, ``views``) ->
+#: the paper's name. "O": the full image, "C": the four crops, "OC": both.
+ENSEMBLE_VARIANTS = {
+    ('image', 'full'): 'Image-O',
+    ('batch', 'full'): 'Batch-O',
+    ('batch', 'crops'): 'Batch-C',
+    ('batch', 'full+crops'): 'Batch-OC',
+}
+
+
 @MODELS.register_module()
 class CropFormer(AIMS):
     """CropFormer (paper 003, Sec. 4): class-agnostic Mask2Former on the
@@ -54,6 +64,16 @@ class CropFormer(AIMS):
     ``max_per_image`` (None) and ``score_thr`` (0.0) are passed on. The
     crop windows are the sample's ``crop_boxes`` in original-image pixels
     (CropFormerViews right after loading in the test pipeline).
+
+    Table 7's variants (:data:`ENSEMBLE_VARIANTS`) are chosen by
+    ``test_cfg`` ``decoder`` and ``views``: ``('batch', 'full+crops')``
+    (the default, Batch-OC: the ensemble above), ``('batch', 'crops')``
+    (Batch-C: the crops' batch-level masks fused without the full view),
+    ``('batch', 'full')`` (Batch-O: the full view's batch-level masks) and
+    ``('image', 'full')`` (Image-O: the image-level entity decoder on the
+    full view alone, i.e. the Mask2Former baseline inside CropFormer; the
+    crops are not encoded). All use the same merge (entityness score,
+    ``mask_thr``, non-overlap, optional re-scoring).
 
     Args:
         batch_head (:obj:`ConfigDict` or dict): Config of
@@ -99,6 +119,17 @@ class CropFormer(AIMS):
         batch_head['batch_decoder'] = decoder_cfg
         self.batch_head = MODELS.build(batch_head)
         self.image_loss_weight = float(image_loss_weight)
+        variant = (self.test_cfg.get('decoder', 'batch'),
+                   self.test_cfg.get('views', 'full+crops'))
+        if variant not in ENSEMBLE_VARIANTS:
+            raise ValueError(
+                f'CropFormer: test_cfg decoder={variant[0]!r}, '
+                f'views={variant[1]!r} is not one of Table 7\'s variants '
+                + ', '.join(f'{name} (decoder={d!r}, views={v!r})'
+                            for (d, v), name in ENSEMBLE_VARIANTS.items()) +
+                '; the image decoder\'s queries are not tied across views, '
+                'so it has no crop ensemble')
+        self.ensemble_variant = variant
 
     @staticmethod
     def _num_views(batch_inputs: Tensor,
@@ -190,7 +221,8 @@ class CropFormer(AIMS):
                 batch_inputs: Tensor,
                 batch_data_samples: SampleList,
                 rescale: bool = True) -> SampleList:
-        """Crop-ensemble inference (Sec. 4.3).
+        """Crop-ensemble inference (Sec. 4.3) or one of Table 7's other
+        variants (``test_cfg`` ``decoder`` and ``views``, see the class).
 
         Args:
             batch_inputs (Tensor): The views, (B * V, 3, H, W).
@@ -208,11 +240,25 @@ class CropFormer(AIMS):
                              'supported: the crop windows are in '
                              'original-image pixels')
         num_views = self._num_views(batch_inputs, batch_data_samples)
-        feats = self.extract_feat(batch_inputs)
-        outputs = self.decode_head(*feats, decoders=(ENTITY, ))
-        batch_out = self._forward_views(feats, num_views, outputs)
-        scores = batch_out.cls_scores[-1].softmax(-1)[..., 0]
-        mask_preds = batch_out.mask_preds[-1]
+        decoder, views = self.ensemble_variant
+        if decoder == 'image':
+            # Image-O: the image-level decoder on the full views only (the
+            # crops are not even encoded)
+            full = batch_inputs.view(-1, num_views,
+                                     *batch_inputs.shape[1:])[:, 0]
+            outputs = self.decode_head(
+                *self.extract_feat(full), decoders=(ENTITY, ))[ENTITY]
+            cls_scores = outputs.cls_scores[-1]
+            mask_preds = outputs.mask_preds[-1].unsqueeze(2)
+            used_views = 1
+        else:
+            feats = self.extract_feat(batch_inputs)
+            outputs = self.decode_head(*feats, decoders=(ENTITY, ))
+            batch_out = self._forward_views(feats, num_views, outputs)
+            cls_scores = batch_out.cls_scores[-1]
+            mask_preds = batch_out.mask_preds[-1]
+            used_views = num_views
+        scores = cls_scores.softmax(-1)[..., 0]
         pad_shape = batch_inputs.shape[-2:]
         cfg = self.test_cfg
         for i, sample in enumerate(batch_data_samples):
@@ -221,26 +267,30 @@ class CropFormer(AIMS):
                 size=pad_shape,
                 mode='bilinear',
                 align_corners=False)[0].sigmoid()
-            probs = probs.view(mask_preds.shape[1], num_views, *pad_shape)
-            views = []
+            probs = probs.view(mask_preds.shape[1], used_views, *pad_shape)
+            resized = []
             # each view at its ori_shape: the image for the full view, the
             # crop window for a crop (fuse_crop_probs places it)
-            for v, view in enumerate((sample, *sample.crop_samples)):
+            for v, view in enumerate(
+                (sample, *sample.crop_samples)[:used_views]):
                 h, w = view.img_shape[:2]
-                views.append(
+                resized.append(
                     F.interpolate(
                         probs[None, :, v, :h, :w],
                         size=tuple(view.ori_shape[:2]),
                         mode='bilinear',
                         align_corners=False)[0])
+            use_crops = views != 'full'
+            crop_boxes = sample.metainfo['crop_boxes']
             sample.pred_instances = merge_crop_predictions(
-                views[0],
-                views[1:],
-                sample.metainfo['crop_boxes'],
+                resized[0],
+                resized[1:] if use_crops else [],
+                crop_boxes if use_crops else [],
                 scores[i],
                 mask_thr=cfg.get('mask_thr', 0.5),
                 nonoverlap=cfg.get('nonoverlap', True),
                 rescore=cfg.get('rescore', False),
                 max_per_image=cfg.get('max_per_image', None),
-                score_thr=cfg.get('score_thr', 0.0))
+                score_thr=cfg.get('score_thr', 0.0),
+                use_full=views != 'crops')
         return batch_data_samples

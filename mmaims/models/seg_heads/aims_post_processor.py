@@ -284,7 +284,7 @@ class AIMSPostProcessor(BaseModule):
         binary, scores, query_inds = binary[order], scores[order], query_inds[
             order]
         if nonoverlap and len(scores):
-            binary = _make_nonoverlap(binary)
+            binary = make_nonoverlap(binary)
             keep = binary.flatten(1).any(1)
             binary, scores, query_inds = binary[keep], scores[keep], \
                 query_inds[keep]
@@ -352,7 +352,7 @@ class AIMSPostProcessor(BaseModule):
         return links
 
 
-def _make_nonoverlap(binary: Tensor) -> Tensor:
+def make_nonoverlap(binary: Tensor) -> Tensor:
     """Every pixel keeps only the first mask (highest score) covering it.
 
     Args:

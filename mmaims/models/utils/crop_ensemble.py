@@ -33,7 +33,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmaims.structures import mask_bboxes
-from ..seg_heads.aims_post_processor import _make_nonoverlap
+from ..seg_heads import make_nonoverlap
 
 Boxes = Union[Tensor, Sequence[Sequence[int]]]
 
@@ -69,8 +69,10 @@ def _int_boxes(crop_boxes: Boxes, num_crops: int, height: int,
     return result
 
 
-def fuse_crop_probs(full_probs: Tensor, crop_probs: Sequence[Tensor],
-                    crop_boxes: Boxes) -> Tensor:
+def fuse_crop_probs(full_probs: Tensor,
+                    crop_probs: Sequence[Tensor],
+                    crop_boxes: Boxes,
+                    use_full: bool = True) -> Tensor:
     """Average the mask probabilities of the full view and its crops.
 
     Args:
@@ -84,16 +86,28 @@ def fuse_crop_probs(full_probs: Tensor, crop_probs: Sequence[Tensor],
             of the crops in the full view's output pixels, end exclusive
             (``CropFormerViews``' ``crop_boxes`` when the output is the
             original image).
+        use_full (bool): Average the full view in. False: the crops only
+            (Table 7's "C"); they must then cover every pixel (four corner
+            crops do when their ratio is >= 0.5), and ``full_probs`` gives
+            only the output size. Defaults to True ("OC").
 
     Returns:
         Tensor: (N, H, W) float: per pixel, the mean over the views whose
         window covers it.
+
+    Raises:
+        ValueError: Shapes that do not fit, boxes outside the image, or,
+            without the full view, pixels that no crop covers.
     """
     _check_probs(full_probs, 'full_probs')
     num, height, width = full_probs.shape
     boxes = _int_boxes(crop_boxes, len(crop_probs), height, width)
-    total = full_probs.float().clone()
-    count = torch.ones((height, width), device=full_probs.device)
+    if use_full:
+        total = full_probs.float().clone()
+        count = torch.ones((height, width), device=full_probs.device)
+    else:
+        total = torch.zeros_like(full_probs, dtype=torch.float)
+        count = torch.zeros((height, width), device=full_probs.device)
     for k, (probs, (x0, y0, x1, y1)) in enumerate(zip(crop_probs, boxes)):
         _check_probs(probs, f'crop_probs[{k}]')
         if probs.shape[0] != num:
@@ -108,6 +122,11 @@ def fuse_crop_probs(full_probs: Tensor, crop_probs: Sequence[Tensor],
                 align_corners=False)[0]
         total[:, y0:y1, x0:x1] += probs
         count[y0:y1, x0:x1] += 1
+    if not use_full and (count == 0).any():
+        raise ValueError(
+            f'{int((count == 0).sum())} of the {height} x {width} pixels are '
+            'in no crop: fusing the crops without the full view needs crops '
+            'that cover the image (corner crops of ratio >= 0.5)')
     return total / count
 
 
@@ -119,7 +138,8 @@ def merge_crop_predictions(full_probs: Tensor,
                            nonoverlap: bool = True,
                            rescore: bool = False,
                            max_per_image: Optional[int] = None,
-                           score_thr: float = 0.0) -> InstanceData:
+                           score_thr: float = 0.0,
+                           use_full: bool = True) -> InstanceData:
     """CropFormer's crop-ensemble inference for one image (see the module).
 
     Args:
@@ -144,6 +164,10 @@ def merge_crop_predictions(full_probs: Tensor,
             to None (all N, as the released code).
         score_thr (float): Drop entities whose final score is <=
             ``score_thr``. Defaults to 0.0.
+        use_full (bool): Fuse the full view with the crops (True, Table
+            7's "OC") or the crops alone (False, "C"); see
+            :func:`fuse_crop_probs`. With no crops, True gives the full view
+            alone ("O").
 
     Returns:
         :obj:`InstanceData`: ``masks`` (bool (M, H, W)), ``scores`` (M,),
@@ -162,16 +186,16 @@ def merge_crop_predictions(full_probs: Tensor,
         scores, query_index = scores[top], query_index[top]
         full_probs = full_probs[top]
         crop_probs = [p[top.to(p.device)] for p in crop_probs]
-    fused = fuse_crop_probs(full_probs, crop_probs, crop_boxes)
+    fused = fuse_crop_probs(full_probs, crop_probs, crop_boxes, use_full)
     binary = fused > mask_thr
 
     # rank by entityness; the stable sort keeps the lower query first on
-    # ties, which is what _make_nonoverlap breaks them by
+    # ties, which is what make_nonoverlap breaks them by
     order = scores.argsort(descending=True, stable=True)
     binary, fused = binary[order], fused[order]
     scores, query_index = scores[order], query_index[order]
     if nonoverlap and len(scores):
-        binary = _make_nonoverlap(binary)
+        binary = make_nonoverlap(binary)
     keep = binary.flatten(1).any(1)
     binary, fused = binary[keep], fused[keep]
     scores, query_index = scores[keep], query_index[keep]

@@ -3,6 +3,7 @@
 trains 2 iterations on a tiny generated synthetic set (CropFormerViews ->
 PackCropFormerInputs -> CropFormerDataPreprocessor -> CropFormer) and
 predicts with the crop ensemble."""
+import copy
 import itertools
 import os.path as osp
 
@@ -111,3 +112,63 @@ def test_cropformer_trains_and_predicts(tmp_path):
     metrics = metric.evaluate(len(samples))
     for key in ('aims/entity_mAP', 'aims/entity_mAP_nonoverlap'):
         assert 0.0 <= metrics[key] <= 1.0, (key, metrics[key])
+
+
+def test_table7_variants_choose_decoder_and_views(tmp_path, monkeypatch):
+    """test_cfg decoder / views: what each variant encodes and fuses."""
+    import pytest
+    from mmaims.models.detectors import crop_former
+    from mmaims.registry import DATASETS, MODELS
+    cfg = _tiny_cfg(tmp_path)
+    dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    batch = pseudo_collate([dataset[0], dataset[1]])
+    model = MODELS.build(cfg.model).eval()
+    data = model.data_preprocessor(batch, training=False)
+    num_views = data['inputs'].shape[0] // 2
+    assert num_views == 5  # full image + 4 corner crops
+
+    merged, encoded = [], []
+
+    def spy_merge(full, crops, boxes, scores, **kwargs):
+        merged.append((full, list(crops), boxes, kwargs['use_full']))
+        return merge(full, crops, boxes, scores, **kwargs)
+
+    merge = crop_former.merge_crop_predictions
+    monkeypatch.setattr(crop_former, 'merge_crop_predictions', spy_merge)
+    extract = model.extract_feat
+    monkeypatch.setattr(
+        model, 'extract_feat',
+        lambda inputs: encoded.append(inputs.shape[0]) or extract(inputs))
+
+    results = {}
+    for (decoder, views), name in crop_former.ENSEMBLE_VARIANTS.items():
+        merged.clear(), encoded.clear()
+        model.test_cfg.update(decoder=decoder, views=views)
+        model.ensemble_variant = (decoder, views)
+        with torch.no_grad():
+            samples = model.predict(data['inputs'],
+                                    copy.deepcopy(data['data_samples']))
+        results[name] = [s.pred_instances for s in samples]
+        # Image-O encodes the two full views only; the batch variants all
+        # five views of both images
+        assert encoded == [2 if decoder == 'image' else 2 * num_views], name
+        assert len(merged) == 2
+        for sample, (full, crops, boxes, use_full) in zip(samples, merged):
+            assert tuple(full.shape[1:]) == tuple(sample.ori_shape[:2])
+            assert len(crops) == (0 if views == 'full' else 4), name
+            assert use_full == (views != 'crops'), name
+            for crop, box in zip(crops, boxes):
+                x0, y0, x1, y1 = (int(v) for v in box)
+                assert tuple(crop.shape[1:]) == (y1 - y0, x1 - x0)
+        for inst in results[name]:
+            assert inst.masks.sum(0).max() <= 1
+    # the batch decoder's full-view masks (Batch-O) are not the image
+    # decoder's (Image-O): different queries and heads
+    assert not all(
+        torch.equal(a.masks, b.masks) and torch.equal(a.scores, b.scores)
+        for a, b in zip(results['Image-O'], results['Batch-O']))
+
+    bad = copy.deepcopy(cfg.model)
+    bad.test_cfg.update(decoder='image', views='full+crops')
+    with pytest.raises(ValueError, match="Table 7's variants"):
+        MODELS.build(bad)

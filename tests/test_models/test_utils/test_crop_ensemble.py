@@ -46,6 +46,34 @@ def test_fuse_averages_over_the_views_covering_each_pixel():
     assert fused[0, :y0].abs().sum() == 0 and fused[0, :, :x0].sum() == 0
 
 
+def test_fuse_without_the_full_view_averages_the_crops_only():
+    full = torch.full((1, H, W), 0.2)  # ignored but for the output size
+    crops = [
+        torch.full((1, 6, 9), p) for p in (0.1, 0.3, 0.5, 0.7)
+    ]  # the four corners, at their window size
+    fused = fuse_crop_probs(full, crops, CORNER_BOXES, use_full=False)[0]
+    # rows 0-1 / 6-7 and cols 0-2 / 9-11 are in one or two crops; the
+    # centre (rows 2-5, cols 3-8) in all four
+    assert fused[0, 0].item() == pytest.approx(0.1)
+    assert fused[0, 11].item() == pytest.approx(0.3)
+    assert fused[7, 0].item() == pytest.approx(0.5)
+    assert fused[7, 11].item() == pytest.approx(0.7)
+    assert fused[0, 5].item() == pytest.approx((0.1 + 0.3) / 2)
+    assert fused[4, 5].item() == pytest.approx((0.1 + 0.3 + 0.5 + 0.7) / 4)
+    with_full = fuse_crop_probs(full, crops, CORNER_BOXES)[0]
+    assert with_full[0, 0].item() == pytest.approx((0.2 + 0.1) / 2)
+    # Batch-C needs crops that cover the image: two corners do not
+    with pytest.raises(ValueError, match='in no crop'):
+        fuse_crop_probs(full, crops[:2], CORNER_BOXES[:2], use_full=False)
+    merged = merge_crop_predictions(
+        full, crops, CORNER_BOXES, torch.tensor([0.9]), use_full=False)
+    # > 0.5 only in rows 6-7 from col 3 on: (0.5 + 0.7) / 2 = 0.6, and 0.7
+    # from col 9; rows 2-5 of cols 9-11 average (0.3 + 0.7) / 2 = 0.5
+    expected = torch.zeros(H, W, dtype=torch.bool)
+    expected[6:, 3:] = True
+    torch.testing.assert_close(merged.masks[0], expected)
+
+
 def test_a_mask_split_across_crops_comes_back_whole():
     entity = _region(2, 6, 2, 10)  # spans all four crops, in none whole
     # the full view alone is unsure (0.4 < 0.5): it would lose the entity
