@@ -13,11 +13,19 @@ Prompt inference (split the region of a mask with one decoder)::
     python demo/image_demo.py photo.jpg CONFIG --weights CKPT \
         --prompt-box 40 60 180 150 --prompt-decoder part --out-dir out
 
+CropFormer (entity masks only, no prompts)::
+
+    python demo/image_demo.py photo.jpg \
+        configs/cropformer/cropformer_r18_synthetic.py --weights CKPT
+
 For each image ``NAME`` it writes ``OUT/preds/NAME.json`` (prediction file,
-docs formats section 2), ``OUT/vis/NAME.png`` (all levels with links),
-``OUT/vis/NAME_<level>.png`` (one per level), ``OUT/hierarchy/NAME.json``
-(relation -> entities -> parts tree) and ``OUT/hierarchy/NAME.png`` (the
-tree as a scene graph). INPUT may be an image, a folder or several of them.
+docs formats section 2), ``OUT/idmap/NAME_entity.png`` and
+``OUT/idmap/NAME_part.png`` (16-bit non-overlapping id maps: pixel value =
+mask id of the JSON, 0 = none; docs formats section 2.1),
+``OUT/vis/NAME.png`` (all levels with links), ``OUT/vis/NAME_<level>.png``
+(one per level), ``OUT/hierarchy/NAME.json`` (relation -> entities -> parts
+tree) and ``OUT/hierarchy/NAME.png`` (the tree as a scene graph). INPUT may
+be an image, a folder or several of them.
 
 Exit status: 0 when every image was predicted; 1 when some could not be
 (the others are still written, the failures are listed at the end); 2 for
@@ -36,8 +44,8 @@ def parse_args(argv: Optional[List[str]] = None):
         'inputs', nargs='+', help='image file(s) and/or folder(s)')
     parser.add_argument(
         'model',
-        help='config file, or config name of configs/aims '
-        '(e.g. aims_r18_synthetic)')
+        help='config file (an AIMS or a CropFormer config), or config name '
+        'of configs/aims (e.g. aims_r18_synthetic)')
     parser.add_argument(
         '--weights',
         help='checkpoint file (without it the weights are random: '
@@ -80,7 +88,7 @@ def parse_args(argv: Optional[List[str]] = None):
         type=float,
         default=0.3,
         help='masks with a score <= this are not drawn nor put in the '
-        'hierarchy (the prediction JSON keeps every mask)')
+        'hierarchy or the id maps (the prediction JSON keeps every mask)')
     parser.add_argument(
         '--batch-size', type=int, default=1, help='inference batch size')
     parser.add_argument(
@@ -89,6 +97,10 @@ def parse_args(argv: Optional[List[str]] = None):
         '--no-save-vis', action='store_true', help='do not write pictures')
     parser.add_argument(
         '--no-save-pred', action='store_true', help='do not write JSON files')
+    parser.add_argument(
+        '--no-save-idmap',
+        action='store_true',
+        help='do not write the id-map PNGs')
     args = parser.parse_args(argv)
     if args.prompt_box is not None:
         args.prompt = tuple(args.prompt_box)
@@ -122,6 +134,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             pred_score_thr=args.pred_score_thr,
             no_save_vis=args.no_save_vis,
             no_save_pred=args.no_save_pred,
+            no_save_idmap=args.no_save_idmap,
             out_dir=args.out_dir)
     except ValueError as e:
         parser.error(str(e))

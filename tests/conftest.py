@@ -1,7 +1,9 @@
 # Copyright (c) mmaims contributors. All rights reserved.
 """Fixtures shared by the whole suite: a tiny randomly initialised AIMS
 (tests/data/configs/aims_tiny.py) saved as a checkpoint, and an inferencer
-built from it, for the inference, demo and visualizer tests."""
+built from it, for the inference, demo and visualizer tests; the CPU
+CropFormer (configs/cropformer/cropformer_r18_synthetic.py) saved the same
+way, for the inference and demo tests."""
 import importlib.util
 import os.path as osp
 
@@ -12,6 +14,8 @@ from mmengine.config import Config
 TESTS = osp.dirname(osp.abspath(__file__))
 TINY_CONFIG = osp.join(TESTS, 'data', 'configs', 'aims_tiny.py')
 INFER_DATA = osp.join(TESTS, 'data', 'inference')
+CROPFORMER_CONFIG = osp.join(
+    osp.dirname(TESTS), 'configs', 'cropformer', 'cropformer_r18_synthetic.py')
 
 
 @pytest.fixture(scope='session')
@@ -30,17 +34,30 @@ def load_tool():
     return load
 
 
-@pytest.fixture(scope='session')
-def tiny_checkpoint(tmp_path_factory):
+def _random_checkpoint(config: str, path: str) -> str:
+    """Build ``config``'s model with seeded random weights; save it."""
     from mmaims.registry import MODELS
     from mmaims.utils import register_all_modules
     register_all_modules()
     torch.manual_seed(0)
-    model = MODELS.build(Config.fromfile(TINY_CONFIG).model)
+    model = MODELS.build(Config.fromfile(config).model)
     model.init_weights()
-    path = str(tmp_path_factory.mktemp('tiny') / 'tiny.pth')
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
     return path
+
+
+@pytest.fixture(scope='session')
+def tiny_checkpoint(tmp_path_factory):
+    return _random_checkpoint(
+        TINY_CONFIG, str(tmp_path_factory.mktemp('tiny') / 'tiny.pth'))
+
+
+@pytest.fixture(scope='session')
+def cropformer_checkpoint(tmp_path_factory):
+    """configs/cropformer/cropformer_r18_synthetic.py with random weights."""
+    return _random_checkpoint(
+        CROPFORMER_CONFIG,
+        str(tmp_path_factory.mktemp('cropformer') / 'cropformer.pth'))
 
 
 @pytest.fixture(scope='module')

@@ -11,8 +11,8 @@ from mmengine.structures import PixelData
 from mmaims.structures.prompt_geometry import fit_prompt
 from mmaims.structures.tasks import DEFAULT_PROMPT_TYPES
 from .inputs import PromptInput, is_box, load_prompt
-from .outputs import (check_decoder, check_levels, filter_levels,
-                      sample_to_result)
+from .outputs import (check_decoder, check_levels, check_promptable,
+                      filter_levels, sample_to_result)
 
 
 class AIMSImageSession:
@@ -43,6 +43,10 @@ class AIMSImageSession:
         name (str): Name of the image in results and messages.
         notes (Sequence[str]): Conversions applied to the input image,
             copied to the results. Defaults to none.
+
+    Raises:
+        ValueError: ``model`` is a CropFormer (no prompts, no sessions: see
+            :func:`check_promptable`).
     """
 
     def __init__(self,
@@ -51,6 +55,7 @@ class AIMSImageSession:
                  image: np.ndarray,
                  name: str,
                  notes: Sequence[str] = ()) -> None:
+        check_promptable(model)
         self.model = model
         self.name = name
         self.image = image

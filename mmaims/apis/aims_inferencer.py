@@ -22,16 +22,19 @@ from mmengine.runner.checkpoint import _load_checkpoint_to_model
 from mmengine.utils import ProgressBar
 from mmengine.visualization import Visualizer
 
-from mmaims.registry import VISUALIZERS
-from mmaims.structures import LEVELS, build_hierarchy
+from mmaims.datasets.transforms import PackAIMSInputs
+from mmaims.registry import TRANSFORMS, VISUALIZERS
+from mmaims.structures import (ID_MAP_LEVELS, LEVELS, build_hierarchy,
+                               prediction_to_id_map, save_id_map)
+from mmaims.structures.fields import PRED_FIELDS
 from mmaims.structures.tasks import DEFAULT_PROMPT_TYPES
 from mmaims.utils import (dump_json, register_all_modules,
                           register_safe_checkpoint_loader)
 from .aims_image_session import AIMSImageSession
 from .inputs import (ImageInput, PromptInput, is_box, list_image_folder,
                      load_image, load_prompt)
-from .outputs import (check_decoder, check_levels, filter_levels,
-                      sample_to_result)
+from .outputs import (check_decoder, check_levels, check_promptable,
+                      filter_levels, sample_to_result)
 
 #: transforms of a test pipeline that read files or annotations: the
 #: inferencer loads the image itself and has no annotations
@@ -45,6 +48,14 @@ def _transform_name(transform: dict) -> str:
     kind = transform['type']
     name = kind if isinstance(kind, str) else kind.__name__
     return name.split('.')[-1]
+
+
+def _is_aims_packer(transform: dict) -> bool:
+    """Whether a transform config packs AIMS inputs: ``PackAIMSInputs`` or
+    a subclass (``PackCropFormerInputs`` adds the crop views)."""
+    kind = transform['type']
+    cls = TRANSFORMS.get(kind) if isinstance(kind, str) else kind
+    return isinstance(cls, type) and issubclass(cls, PackAIMSInputs)
 
 
 class AIMSInferencer(BaseInferencer):
@@ -68,6 +79,11 @@ class AIMSInferencer(BaseInferencer):
 
     To run several prompts on one image without recomputing the image
     features use :meth:`session` (or :meth:`prompt`).
+
+    A CropFormer config and checkpoint (``configs/cropformer/
+    cropformer_*.py``) run the same way, one-step only: its test pipeline
+    ends with ``PackCropFormerInputs`` and its predictions are entity
+    masks. Prompts and sessions are AIMS-only (ValueError).
 
     The steps are those of mmengine's ``BaseInferencer``, with the
     signatures of mmdet's ``DetInferencer``: :meth:`preprocess` reads the
@@ -103,7 +119,7 @@ class AIMSInferencer(BaseInferencer):
         'no_save_vis'
     }
     postprocess_kwargs: set = {
-        'pred_out_dir', 'return_datasamples', 'no_save_pred'
+        'pred_out_dir', 'return_datasamples', 'no_save_pred', 'no_save_idmap'
     }
 
     def __init__(self,
@@ -210,7 +226,9 @@ class AIMSInferencer(BaseInferencer):
 
         The image is read by :meth:`load_input` (which reports conversions),
         so the pipeline starts after ``LoadImageFromFile``; the
-        annotation-only transforms of the test pipeline are left out.
+        annotation-only transforms of the test pipeline are left out. It
+        must end with ``PackAIMSInputs`` or a subclass
+        (``PackCropFormerInputs``: CropFormer's full view and crops).
         """
         try:
             pipeline_cfg = copy.deepcopy(cfg.test_dataloader.dataset.pipeline)
@@ -222,9 +240,10 @@ class AIMSInferencer(BaseInferencer):
             t for t in pipeline_cfg
             if _transform_name(t) not in SKIPPED_TRANSFORMS
         ]
-        if not kept or _transform_name(kept[-1]) != 'PackAIMSInputs':
+        if not kept or not _is_aims_packer(kept[-1]):
             raise ValueError('the test pipeline of the config must end with '
-                             'PackAIMSInputs, got '
+                             'PackAIMSInputs (or a subclass of it, such as '
+                             'PackCropFormerInputs), got '
                              f'{[_transform_name(t) for t in kept]}')
         return Compose(kept)
 
@@ -352,7 +371,10 @@ class AIMSInferencer(BaseInferencer):
 
         Raises:
             ImageLoadError: The image cannot be read or used.
+            ValueError: The model is a CropFormer (no prompts, no
+                sessions).
         """
+        check_promptable(self.model)
         return self._new_session(self.load_input(image, name, image_id))
 
     def _new_session(self, loaded: dict) -> AIMSImageSession:
@@ -404,6 +426,7 @@ class AIMSInferencer(BaseInferencer):
                  return_datasamples: bool = False,
                  no_save_vis: bool = False,
                  no_save_pred: bool = False,
+                 no_save_idmap: bool = False,
                  out_dir: str = '') -> dict:
         """Predict images; optionally draw and save the results.
 
@@ -432,15 +455,18 @@ class AIMSInferencer(BaseInferencer):
             show (bool): Display the drawn images. Defaults to False.
             wait_time (float): Display interval (s). Defaults to 0.
             pred_score_thr (float): Masks with a score <= this are left out
-                of the pictures and of the hierarchy (not of the
-                predictions). Defaults to 0.3.
+                of the pictures, of the hierarchy and of the id maps (not of
+                the predictions). Defaults to 0.3.
             return_datasamples (bool): Return ``DetDataSample`` s instead of
                 prediction dicts. Defaults to False.
             no_save_vis (bool): Do not write pictures. Defaults to False.
             no_save_pred (bool): Do not write JSON files. Defaults to
                 False.
+            no_save_idmap (bool): Do not write id maps. Defaults to False.
             out_dir (str): Output folder; empty: nothing is written. It gets
                 ``preds/<name>.json``, ``hierarchy/<name>.json``,
+                ``idmap/<name>_<level>.png`` (part and entity, the
+                non-overlapping id maps of docs/formats.md section 2.1),
                 ``vis/<name>.png`` (all levels and links),
                 ``vis/<name>_<level>.png`` and ``hierarchy/<name>.png``.
 
@@ -454,13 +480,15 @@ class AIMSInferencer(BaseInferencer):
 
         Raises:
             ValueError: Unknown level or decoder, empty or unreadable
-                prompt, prompt count not matching the images.
+                prompt, prompt count not matching the images, a prompt for
+                a CropFormer model.
         """
         levels = check_levels(levels)
         if prompt is None and (prompt_decoder is not None
                                or prompt_type is not None):
             raise ValueError('prompt_decoder / prompt_type need a prompt')
         if prompt is not None:
+            check_promptable(self.model)
             prompt_decoder = check_decoder(prompt_decoder or 'part',
                                            self.model)
             prompt_type = prompt_type or DEFAULT_PROMPT_TYPES.get(
@@ -523,7 +551,8 @@ class AIMSInferencer(BaseInferencer):
                     visualization,
                     return_datasamples=return_datasamples,
                     pred_out_dir=out_dir,
-                    no_save_pred=no_save_pred)
+                    no_save_pred=no_save_pred,
+                    no_save_idmap=no_save_idmap)
                 for key in ('predictions', 'hierarchy', 'visualization'):
                     results[key].extend(out[key] or [])
             if progress is not None:
@@ -634,13 +663,15 @@ class AIMSInferencer(BaseInferencer):
             loaded (dict): Its image, from :meth:`preprocess` (``name``,
                 ``notes``, ``index``).
             pred_score_thr (float): Masks with a score <= this are left
-                out of the hierarchy. Defaults to 0.3.
+                out of the hierarchy (and of the id maps of
+                :meth:`postprocess`). Defaults to 0.3.
 
         Returns:
             dict: ``name``, ``sample``, ``prediction`` (the dict of
             docs/formats.md section 2 with ``image``, ``height``, ``width``,
-            ``notes`` and, under a prompt, ``prompt``) and ``hierarchy``
-            (its :func:`build_hierarchy` tree, with ``image``).
+            ``notes`` and, under a prompt, ``prompt``), ``hierarchy``
+            (its :func:`build_hierarchy` tree, with ``image``) and
+            ``score_thr`` (``pred_score_thr``).
         """
         prediction = sample_to_result(sample, loaded['name'], loaded['notes'],
                                       self.model.prompt_output_levels)
@@ -654,7 +685,8 @@ class AIMSInferencer(BaseInferencer):
             name=loaded['name'],
             sample=sample,
             prediction=prediction,
-            hierarchy=tree)
+            hierarchy=tree,
+            score_thr=pred_score_thr)
 
     def visualize(self,
                   inputs: List[dict],
@@ -724,12 +756,16 @@ class AIMSInferencer(BaseInferencer):
                     visualization: Optional[List[np.ndarray]] = None,
                     return_datasamples: bool = False,
                     pred_out_dir: str = '',
-                    no_save_pred: bool = False) -> dict:
+                    no_save_pred: bool = False,
+                    no_save_idmap: bool = False) -> dict:
         """Pack the predictions of a batch; save them.
 
-        Writes ``preds/<name>.json`` (docs/formats.md section 2) and
-        ``hierarchy/<name>.json`` (:func:`build_hierarchy`) under
-        ``pred_out_dir``.
+        Writes ``preds/<name>.json`` (docs/formats.md section 2),
+        ``hierarchy/<name>.json`` (:func:`build_hierarchy`) and
+        ``idmap/<name>_<level>.png`` (docs/formats.md section 2.1: the
+        non-overlapping id map of each part / entity level the prediction
+        has, of its masks with a score above the ``score_thr`` of
+        :meth:`pred2dict`) under ``pred_out_dir``.
 
         Args:
             preds (list[dict]): Predictions (:meth:`pred2dict`).
@@ -738,6 +774,7 @@ class AIMSInferencer(BaseInferencer):
             return_datasamples (bool): Return the samples instead of dicts.
             pred_out_dir (str): Output folder; empty: nothing is written.
             no_save_pred (bool): Do not write JSON files.
+            no_save_idmap (bool): Do not write id maps.
 
         Returns:
             dict: ``predictions``, ``hierarchy`` and ``visualization``.
@@ -750,6 +787,18 @@ class AIMSInferencer(BaseInferencer):
                 dump_json(
                     pred['hierarchy'],
                     osp.join(out_dir, 'hierarchy', f'{pred["name"]}.json'))
+        idmap_dir = '' if no_save_idmap else pred_out_dir
+        if idmap_dir:
+            for pred in preds:
+                for level in ID_MAP_LEVELS:
+                    # the levels the prediction has, even with no mask
+                    if PRED_FIELDS[level] not in pred['sample']:
+                        continue
+                    save_id_map(
+                        prediction_to_id_map(pred['prediction'], level,
+                                             pred.get('score_thr')),
+                        osp.join(idmap_dir, 'idmap',
+                                 f'{pred["name"]}_{level}.png'))
         return dict(
             predictions=[
                 pred['sample'] if return_datasamples else pred['prediction']

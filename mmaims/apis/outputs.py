@@ -2,10 +2,11 @@
 """What the inferencer and its image sessions return.
 
 The checks of the arguments that choose the output (``levels``, a prompt
-decoder), the removal of the levels not asked for, and the prediction dict
-of a predicted sample. :class:`AIMSInferencer` and
-:class:`AIMSImageSession` both use these functions, so that a session
-needs only the model and its own image, not the inferencer.
+decoder, whether the model takes prompts at all), the removal of the
+levels not asked for, and the prediction dict of a predicted sample.
+:class:`AIMSInferencer` and :class:`AIMSImageSession` both use these
+functions, so that a session needs only the model and its own image, not
+the inferencer.
 """
 from typing import Dict, List, Optional, Sequence
 
@@ -62,6 +63,29 @@ def check_decoder(decoder: str, model: nn.Module) -> str:
         raise ValueError(f'unknown prompt decoder "{decoder}"; the model '
                          f'has {", ".join(known)}')
     return decoder
+
+
+def check_promptable(model: nn.Module) -> None:
+    """Refuse prompts and image sessions for a model that has neither.
+
+    A CropFormer model has no mask prompt encoder, and it predicts with a
+    crop ensemble over the image and its corner crops
+    (:meth:`CropFormer.predict`), which the cached features of an image
+    session do not hold: prompts, drill-down and sessions are AIMS-only.
+
+    Args:
+        model (nn.Module): The model of an inferencer or session.
+
+    Raises:
+        ValueError: ``model`` is a CropFormer.
+    """
+    from mmaims.models.detectors.crop_former import CropFormer
+    if isinstance(model, CropFormer):
+        raise ValueError(
+            f'{type(model).__name__} models take no prompt: they have no '
+            'mask prompt encoder and predict with a crop ensemble, so '
+            'prompts, drill-down and image sessions are AIMS-only; run '
+            'one-step inference (no prompt) instead')
 
 
 def filter_levels(sample: DetDataSample,

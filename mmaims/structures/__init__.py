@@ -10,6 +10,8 @@
   (docs/formats.md section 1);
 - :mod:`.predictions`: the prediction file (docs/formats.md section 2);
 - :mod:`.hierarchy`: the hierarchy view of a prediction;
+- :mod:`.id_map`: the non-overlapping id map PNG of a prediction's level
+  (docs/formats.md section 2.1);
 - :mod:`.mask`: mask encodings (COCO RLE);
 - :mod:`.prompt_geometry`: where a mask prompt lies in each frame;
 - :mod:`.drill_down`: the drill-down prompts the metric scores.
@@ -22,6 +24,9 @@ from .fields import (GT_FIELDS, IGNORED_FIELDS, INSTANCE_FIELDS, LINK_FIELDS,
                      LINK_TYPES, PIXEL_FIELDS, PRED_FIELDS, PROMPTED_FIELD,
                      LinkType, link_type)
 from .hierarchy import build_hierarchy, hierarchy_edges, hierarchy_nodes
+from .id_map import (ID_MAP_LEVELS, ID_MAP_MAX_ID, id_map_to_masks,
+                     load_id_map, masks_to_id_map, prediction_to_id_map,
+                     save_id_map)
 from .levels import ENTITY, LEVELS, PART, RELATION, check_level
 from .mask import (decode_rle, encode_mask, mask_bboxes, merge_rles, rle_area,
                    rle_bbox, to_rle)
@@ -44,8 +49,10 @@ __all__ = [
     'sample_level_predictions', 'sample_link_predictions',
     'samples_to_predictions', 'merge_predictions', 'validate_predictions',
     'load_predictions', 'build_hierarchy', 'hierarchy_edges',
-    'hierarchy_nodes', 'AnnotationRecord', 'HierarchicalAnnotationError',
-    'ImageRecord', 'load_annotation_file', 'parse_annotations',
-    'DRILL_DOWN_PROMPT_TYPES', 'AnnotationLinks', 'DrillDownPrompt',
-    'annotation_links', 'drill_down_prompts'
+    'hierarchy_nodes', 'ID_MAP_LEVELS', 'ID_MAP_MAX_ID', 'masks_to_id_map',
+    'prediction_to_id_map', 'save_id_map', 'load_id_map', 'id_map_to_masks',
+    'AnnotationRecord', 'HierarchicalAnnotationError', 'ImageRecord',
+    'load_annotation_file', 'parse_annotations', 'DRILL_DOWN_PROMPT_TYPES',
+    'AnnotationLinks', 'DrillDownPrompt', 'annotation_links',
+    'drill_down_prompts'
 ]

@@ -3,7 +3,7 @@ from .checkpoint import (CorruptCheckpointError, UnsafeCheckpointError,
                          find_resume_checkpoint, load_checkpoint_weights_only,
                          register_safe_checkpoint_loader,
                          safe_checkpoint_globals)
-from .file_io import atomic_open, dump_json
+from .file_io import atomic_open, dump_bytes, dump_json
 from .setup_env import (register_all_modules, setup_distributed,
                         teardown_distributed)
 
@@ -11,6 +11,6 @@ __all__ = [
     'register_all_modules', 'setup_distributed', 'teardown_distributed',
     'UnsafeCheckpointError',
     'load_checkpoint_weights_only', 'register_safe_checkpoint_loader',
-    'safe_checkpoint_globals', 'atomic_open', 'dump_json',
+    'safe_checkpoint_globals', 'atomic_open', 'dump_bytes', 'dump_json',
     'CorruptCheckpointError', 'find_resume_checkpoint'
 ]

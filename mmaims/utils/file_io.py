@@ -4,30 +4,36 @@ never half of the new one.
 
 Converters, the evaluation split, the synthetic dataset, the prediction
 dump, the offline evaluator and the inferencer write their JSON through
-:func:`atomic_open` / :func:`dump_json`: the data goes to a temporary file
-beside the target, is flushed to disk, and replaces the target in one
-``os.replace``. A kill or a full disk during the write leaves the previous
-file as it was and no temporary file behind.
+:func:`atomic_open` / :func:`dump_json`, and their binary files (the
+inferencer's id-map PNGs) through :func:`dump_bytes`: the data goes to a
+temporary file beside the target, is flushed to disk, and replaces the
+target in one ``os.replace``. A kill or a full disk during the write leaves
+the previous file as it was and no temporary file behind.
 """
 import contextlib
 import json
 import os
 import os.path as osp
 import tempfile
-from typing import Any, Iterator, TextIO
+from typing import IO, Any, Iterator
 
 
 @contextlib.contextmanager
-def atomic_open(path: str, encoding: str = 'utf-8') -> Iterator[TextIO]:
-    """Open ``path`` for writing text; the file appears only when the
-    ``with`` block ends without an exception.
+def atomic_open(path: str,
+                encoding: str = 'utf-8',
+                binary: bool = False) -> Iterator[IO]:
+    """Open ``path`` for writing; the file appears only when the ``with``
+    block ends without an exception.
 
     Args:
         path (str): The file to (re)write. Its folder is created.
         encoding (str): Text encoding. Defaults to UTF-8.
+        binary (bool): Open in binary mode (``encoding`` is then unused).
+            Defaults to False: text.
 
     Yields:
-        TextIO: The temporary file to write to.
+        IO: The temporary file to write to (``TextIO``, or ``BinaryIO``
+        with ``binary``).
 
     Raises:
         IsADirectoryError: If ``path`` is a folder (checked before writing).
@@ -39,8 +45,9 @@ def atomic_open(path: str, encoding: str = 'utf-8') -> Iterator[TextIO]:
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(
         prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=folder)
+    mode = dict(mode='wb') if binary else dict(mode='w', encoding=encoding)
     try:
-        with os.fdopen(fd, 'w', encoding=encoding) as f:
+        with os.fdopen(fd, **mode) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
@@ -56,3 +63,9 @@ def dump_json(obj: Any, path: str, **kwargs) -> None:
     :func:`atomic_open`); ``kwargs`` go to :func:`json.dump`."""
     with atomic_open(path) as f:
         json.dump(obj, f, **kwargs)
+
+
+def dump_bytes(data: bytes, path: str) -> None:
+    """Write ``data`` into ``path`` atomically (see :func:`atomic_open`)."""
+    with atomic_open(path, binary=True) as f:
+        f.write(data)

@@ -8,11 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from mmaims.apis import AIMSInferencer
-from mmaims.structures import LEVELS, decode_rle, validate_predictions
+from mmaims.apis import AIMSImageSession, AIMSInferencer
+from mmaims.evaluation.functional import make_disjoint_rles
+from mmaims.structures import (LEVELS, decode_rle, id_map_to_masks,
+                               load_id_map, validate_predictions)
 
 TESTS = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY_CONFIG = osp.join(TESTS, 'data', 'configs', 'aims_tiny.py')
+CROPFORMER_CONFIG = osp.join(
+    osp.dirname(TESTS), 'configs', 'cropformer', 'cropformer_r18_synthetic.py')
 INFER_DATA = osp.join(TESTS, 'data', 'inference')
 IMAGES = osp.join(INFER_DATA, 'images')
 PROMPTS = osp.join(INFER_DATA, 'prompts')
@@ -327,6 +331,48 @@ def test_out_dir_files(inferencer, tmp_path):
     assert vis.shape == (48 * 6, 64 * 6, 3)
 
 
+def check_id_map(out, name, level, pred, score_thr):
+    """``idmap/<name>_<level>.png`` is the non-overlapping version of the
+    level's JSON masks above ``score_thr``, keyed by their ids."""
+    id_map = load_id_map(str(out / 'idmap' / f'{name}_{level}.png'))
+    assert id_map.shape == (pred['height'], pred['width'])
+    masks = [
+        m for m in pred['masks']
+        if m['level'] == level and m['score'] > score_thr
+    ]
+    keep, disjoint = make_disjoint_rles([m['segmentation'] for m in masks],
+                                        [m['score'] for m in masks],
+                                        [m['id'] for m in masks])
+    decoded = id_map_to_masks(id_map)
+    assert list(decoded) == [masks[row]['id'] for row in keep.tolist()]
+    for row, rle in zip(keep.tolist(), disjoint):
+        assert np.array_equal(decoded[masks[row]['id']], decode_rle(rle))
+    return decoded
+
+
+def test_id_maps(inferencer, tmp_path):
+    out = tmp_path / 'out'
+    inferencer(GOOD, out_dir=str(out), no_save_vis=True)
+    pred = mmengine.load(out / 'preds' / 'good.json')
+    for level in ('part', 'entity'):
+        assert check_id_map(out, 'good', level, pred, 0.3)
+    # relation masks overlap by design: no id map
+    assert sorted(p.name for p in (out / 'idmap').iterdir()) == [
+        'good_entity.png', 'good_part.png'
+    ]
+    # a threshold above every score: an empty map, still written
+    inferencer(GOOD, out_dir=str(out), pred_score_thr=1.0, no_save_vis=True)
+    assert not load_id_map(str(out / 'idmap' / 'good_entity.png')).any()
+    # switched off like the other outputs
+    inferencer(
+        GOOD,
+        out_dir=str(tmp_path / 'off'),
+        no_save_vis=True,
+        no_save_idmap=True)
+    assert (tmp_path / 'off' / 'preds' / 'good.json').is_file()
+    assert not (tmp_path / 'off' / 'idmap').exists()
+
+
 def test_config_name_and_random_weights(tiny_checkpoint):
     cfg = AIMSInferencer.resolve_config('aims_r50')
     assert cfg.model.type == 'AIMS'
@@ -392,3 +438,62 @@ def test_drill_down_all_expands_the_hierarchy(inferencer):
                 ] == [m['segmentation'] for m in alone['masks']]
     # a threshold above every score drills into nothing
     assert session.drill_down_all(score_thr=1.0)['drill_down'] == []
+
+
+@pytest.fixture(scope='module')
+def cropformer_inferencer(cropformer_checkpoint):
+    return AIMSInferencer(
+        CROPFORMER_CONFIG,
+        cropformer_checkpoint,
+        device='cpu',
+        show_progress=False)
+
+
+def test_cropformer_one_step(cropformer_inferencer, cropformer_checkpoint,
+                             tmp_path):
+    state = torch.load(cropformer_checkpoint, weights_only=True)['state_dict']
+    weight = 'batch_head.batch_decoder.query_embed.weight'
+    assert torch.equal(cropformer_inferencer.model.state_dict()[weight].cpu(),
+                       state[weight])
+    rng = np.random.default_rng(0)
+    # odd, non-square sizes of both orientations, one of them grayscale;
+    # one batch: the views of both images are padded together
+    odd = (rng.random((37, 53, 3)) * 255).astype(np.uint8)
+    gray = (rng.random((61, 29)) * 255).astype(np.uint8)
+    out = tmp_path / 'out'
+    with pytest.warns(UserWarning, match='grayscale'):
+        result = cropformer_inferencer([odd, gray],
+                                       batch_size=2,
+                                       out_dir=str(out),
+                                       pred_score_thr=0.0,
+                                       no_save_vis=True)
+    assert result['failures'] == []
+    assert sorted(p.name for p in (out / 'idmap').iterdir()) == [
+        'array_0_entity.png', 'array_1_entity.png'
+    ]
+    sizes = ((37, 53), (61, 29))
+    for name, pred, (height, width) in zip(('array_0', 'array_1'),
+                                           result['predictions'], sizes):
+        check_prediction(pred, height, width)
+        # CropFormer segments entities only
+        assert levels_of(pred) == {'entity'} and pred['links'] == []
+        assert mmengine.load(out / 'preds' / f'{name}.json') == pred
+        decoded = check_id_map(out, name, 'entity', pred, 0.0)
+        # its masks are disjoint already (test_cfg.nonoverlap): the map
+        # holds each of them whole
+        assert list(decoded) == [m['id'] for m in pred['masks']]
+
+
+def test_cropformer_refuses_prompts_and_sessions(cropformer_inferencer):
+    message = 'CropFormer models take no prompt'
+    prompt = np.ones((48, 64), bool)
+    for decoder in (None, 'entity'):
+        with pytest.raises(ValueError, match=message):
+            cropformer_inferencer(GOOD, prompt=prompt, prompt_decoder=decoder)
+    with pytest.raises(ValueError, match=message):
+        cropformer_inferencer.session(GOOD)
+    with pytest.raises(ValueError, match=message):
+        cropformer_inferencer.prompt(GOOD, prompt, decoder='entity')
+    with pytest.raises(ValueError, match=message):
+        AIMSImageSession(cropformer_inferencer.model, {}, cv2.imread(GOOD),
+                         'good')

@@ -7,14 +7,18 @@ import subprocess
 import sys
 
 import cv2
+import numpy as np
 import pytest
 
-from mmaims.structures import LEVELS, decode_rle, validate_predictions
+from mmaims.structures import (LEVELS, decode_rle, id_map_to_masks,
+                               load_id_map, validate_predictions)
 
 TESTS = osp.dirname(osp.dirname(osp.abspath(__file__)))
 REPO = osp.dirname(TESTS)
 DEMO = osp.join(REPO, 'demo', 'image_demo.py')
 TINY_CONFIG = osp.join(TESTS, 'data', 'configs', 'aims_tiny.py')
+CROPFORMER_CONFIG = osp.join(REPO, 'configs', 'cropformer',
+                             'cropformer_r18_synthetic.py')
 IMAGES = osp.join(TESTS, 'data', 'inference', 'images')
 PROMPTS = osp.join(TESTS, 'data', 'inference', 'prompts')
 
@@ -64,6 +68,15 @@ def test_one_step_writes_every_output(demo, tiny_checkpoint, tmp_path, capsys):
     graph = cv2.imread(str(out / 'hierarchy' / 'scene.png'))
     assert graph is not None and graph.shape[0] > 3 * 96
     assert not (out / 'preds' / 'broken.json').exists()
+    # the id maps of the non-overlapping levels name masks of the JSON
+    assert sorted(p.name for p in (out / 'idmap').iterdir()) == [
+        'scene_entity.png', 'scene_part.png'
+    ]
+    by_id = {m['id']: m for m in pred['masks']}
+    for level in ('part', 'entity'):
+        ids = id_map_to_masks(
+            load_id_map(str(out / 'idmap' / f'scene_{level}.png')))
+        assert ids and all(by_id[i]['level'] == level for i in ids)
 
 
 def test_prompt_and_levels(demo, tiny_checkpoint, tmp_path):
@@ -84,15 +97,49 @@ def test_prompt_and_levels(demo, tiny_checkpoint, tmp_path):
         pred['prompt']
     assert not (out / 'vis').exists()
 
+    # the id map of the prompt's output level
+    assert [p.name for p in (out / 'idmap').iterdir()] == ['good_part.png']
+
     code = demo.main([
         osp.join(IMAGES, 'gray.png'), TINY_CONFIG, '--weights',
         tiny_checkpoint, '--out-dir',
-        str(out), '--levels', 'entity', 'relation', '--no-save-vis'
+        str(out), '--levels', 'entity', 'relation', '--no-save-vis',
+        '--no-save-idmap'
     ])
     assert code == 0
     pred = read_json(out / 'preds' / 'gray.json')
     assert {m['level'] for m in pred['masks']} == {'entity', 'relation'}
     assert 'grayscale' in pred['notes'][0]
+    assert not (out / 'idmap' / 'gray_entity.png').exists()
+
+
+def test_cropformer(demo, cropformer_checkpoint, tmp_path, capsys):
+    image = tmp_path / 'odd.png'
+    pixels = np.random.default_rng(0).random((37, 53, 3)) * 255
+    cv2.imwrite(str(image), pixels.astype(np.uint8))
+    out = tmp_path / 'out'
+    args = [
+        str(image), CROPFORMER_CONFIG, '--weights', cropformer_checkpoint,
+        '--out-dir',
+        str(out), '--device', 'cpu', '--no-save-vis'
+    ]
+    assert demo.main(args + ['--pred-score-thr', '0']) == 0
+    pred = read_json(out / 'preds' / 'odd.json')
+    validate_predictions(
+        pred, gt=dict(images=[dict(id=0, height=37, width=53)]))
+    assert pred['masks'] and {m['level'] for m in pred['masks']} == {'entity'}
+    id_map = load_id_map(str(out / 'idmap' / 'odd_entity.png'))
+    assert id_map.shape == (37, 53)
+    # CropFormer's masks are disjoint: the map holds every one, whole
+    masks = id_map_to_masks(id_map)
+    assert list(masks) == [m['id'] for m in pred['masks']]
+    for mask in pred['masks']:
+        assert (masks[mask['id']] == decode_rle(mask['segmentation'])).all()
+    # prompts are AIMS-only: a bad argument
+    with pytest.raises(SystemExit) as exit_info:
+        demo.main(args + ['--prompt', osp.join(PROMPTS, 'box.png')])
+    assert exit_info.value.code == 2
+    assert 'CropFormer models take no prompt' in capsys.readouterr().err
 
 
 @pytest.mark.parametrize('args, message', [
@@ -126,5 +173,5 @@ def test_help_runs_as_a_script():
                          text=True,
                          check=True).stdout
     for option in ('--weights', '--prompt', '--prompt-decoder', '--levels',
-                   '--out-dir'):
+                   '--out-dir', '--no-save-idmap'):
         assert option in out

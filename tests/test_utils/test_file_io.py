@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from mmaims.utils import atomic_open, dump_json
+from mmaims.utils import atomic_open, dump_bytes, dump_json
 
 
 def test_atomic_write_replaces_only_on_success(tmp_path):
@@ -29,3 +29,15 @@ def test_atomic_write_replaces_only_on_success(tmp_path):
 def test_a_folder_is_not_overwritten(tmp_path):
     with pytest.raises(IsADirectoryError, match='is a folder'):
         dump_json({}, str(tmp_path))
+
+
+def test_binary_write(tmp_path):
+    path = tmp_path / 'map.png'
+    dump_bytes(b'\x89PNG\x00\xff', str(path))
+    assert path.read_bytes() == b'\x89PNG\x00\xff'
+    with pytest.raises(RuntimeError, match='disk full'):
+        with atomic_open(str(path), binary=True) as f:
+            f.write(b'half')
+            raise RuntimeError('disk full')
+    assert path.read_bytes() == b'\x89PNG\x00\xff'
+    assert [p.name for p in tmp_path.iterdir()] == ['map.png']
