@@ -1,9 +1,10 @@
 # Copyright (c) mmaims contributors. All rights reserved.
 import copy
-from typing import Dict, List, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from mmcv.ops import point_sample
 from mmdet.models.utils import get_uncertain_point_coords_with_randomness
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig, reduce_mean
@@ -13,7 +14,7 @@ from torch import Tensor
 
 from mmaims.registry import MODELS, TASK_UTILS
 from ..layers.crop_batch_decoder import BatchDecoderOutput
-from .multi_level_decoder_head import (MASK2FORMER_LOSS_CLS,
+from .multi_level_decoder_head import (FAR_LOGIT, MASK2FORMER_LOSS_CLS,
                                        MASK2FORMER_LOSS_DICE,
                                        MASK2FORMER_LOSS_MASK)
 
@@ -91,6 +92,15 @@ class CropFormerBatchHead(BaseModule):
     not show it. The dice of a query is taken over its points in all views
     at once (one mask per entity across views, as video Mask2Former).
 
+    Loss regions: with ``batch_gt_regions`` (per sample, bool (V, H, W):
+    where each view's annotation is trusted, the image level's loss region
+    of that view: ``valid_region`` as ``train_cfg['unannotated']`` says,
+    minus crowd regions; :meth:`CropFormer._batch_targets` takes it from
+    the decode head), points outside a view's region count neither in the
+    matching costs nor in the losses, nor steer the importance sampling:
+    the same treatment as the image-level loss
+    (:class:`MultiLevelDecoderHead`).
+
     Args:
         association (:obj:`ConfigDict` or dict): Config of
             :class:`~mmaims.models.layers.CropQueryAssociation`
@@ -162,10 +172,14 @@ class CropFormerBatchHead(BaseModule):
         query = self.association(full_embeds, crop_embeds)
         return self.batch_decoder(query, mask_features, multi_scale_memorys)
 
-    def loss_by_feat(self, all_cls_scores: List[Tensor],
-                     all_mask_preds: List[Tensor],
-                     batch_gt_masks: List[Tensor],
-                     batch_gt_present: List[Tensor]) -> Dict[str, Tensor]:
+    def loss_by_feat(
+        self,
+        all_cls_scores: List[Tensor],
+        all_mask_preds: List[Tensor],
+        batch_gt_masks: List[Tensor],
+        batch_gt_present: List[Tensor],
+        batch_gt_regions: Optional[List[Tensor]] = None
+    ) -> Dict[str, Tensor]:
         """The batch-level loss ``L_b`` of every block.
 
         Args:
@@ -176,6 +190,9 @@ class CropFormerBatchHead(BaseModule):
                 covering the same image area as the predictions (e.g. the
                 padded input size).
             batch_gt_present (list[Tensor]): Per sample, bool (G, V).
+            batch_gt_regions (list[Tensor], optional): Per sample, bool
+                (V, H', W'): the loss region of each view (see the class).
+                Defaults to None: every pixel counts.
 
         Returns:
             dict[str, Tensor]: ``batch.loss_cls``, ``batch.loss_mask``,
@@ -186,11 +203,25 @@ class CropFormerBatchHead(BaseModule):
             raise RuntimeError('CropFormerBatchHead: loss needs train_cfg '
                                '(assigner, num_points, ...)')
         num_blocks = len(all_cls_scores)
+        if batch_gt_regions is None:
+            batch_gt_regions = [
+                masks.new_ones((masks.shape[1], *masks.shape[2:]),
+                               dtype=torch.bool) for masks in batch_gt_masks
+            ]
+        for i, (masks, region) in enumerate(
+                zip(batch_gt_masks, batch_gt_regions)):
+            expected = (masks.shape[1], *masks.shape[2:])
+            if tuple(region.shape) != expected:
+                raise ValueError(
+                    f'CropFormerBatchHead: sample {i} has targets of '
+                    f'{tuple(masks.shape)} but a loss region of '
+                    f'{tuple(region.shape)}, expected {expected}')
         losses = {}
         for block, (cls_scores, mask_preds) in enumerate(
                 zip(all_cls_scores, all_mask_preds)):
             loss_cls, loss_mask, loss_dice = self._loss_by_feat_single(
-                cls_scores, mask_preds, batch_gt_masks, batch_gt_present)
+                cls_scores, mask_preds, batch_gt_masks, batch_gt_present,
+                batch_gt_regions)
             prefix = 'batch.' if block == num_blocks - 1 else \
                 f'batch.d{block}.'
             losses[f'{prefix}loss_cls'] = loss_cls
@@ -199,8 +230,8 @@ class CropFormerBatchHead(BaseModule):
         return losses
 
     def _get_targets_single(self, cls_score: Tensor, mask_pred: Tensor,
-                            gt_masks: Tensor,
-                            present: Tensor) -> Tuple[Tensor, Tensor]:
+                            gt_masks: Tensor, present: Tensor,
+                            region: Tensor) -> Tuple[Tensor, Tensor]:
         """Joint matching of one sample.
 
         Args:
@@ -208,6 +239,7 @@ class CropFormerBatchHead(BaseModule):
             mask_pred (Tensor): (N, V, H, W).
             gt_masks (Tensor): (G, V, H', W').
             present (Tensor): bool (G, V).
+            region (Tensor): bool (V, H', W'), the views' loss regions.
 
         Returns:
             tuple[Tensor, Tensor]: ``pos_inds`` (the matched queries) and
@@ -234,6 +266,14 @@ class CropFormerBatchHead(BaseModule):
         # (V, G, P) -> (G, V, P)
         gt_points = point_sample(
             gt_masks.transpose(0, 1).float(), point_coords).transpose(0, 1)
+        # points outside a view's loss region cost nothing to any pair:
+        # prediction sigmoid ~0 against target 0 (the costs are sums over
+        # points, so a constant per query would still bias the matching)
+        in_region = point_sample(region[:, None].float(),
+                                 point_coords).squeeze(1) >= 0.5  # (V, P)
+        pred_points = torch.where(in_region[None], pred_points,
+                                  pred_points.new_tensor(-FAR_LOGIT))
+        gt_points = gt_points * in_region[None]
         assign_result = self.assigner.assign(
             pred_instances=InstanceData(scores=cls_score, masks=pred_points),
             gt_instances=InstanceData(
@@ -245,8 +285,8 @@ class CropFormerBatchHead(BaseModule):
 
     def _loss_by_feat_single(
             self, cls_scores: Tensor, mask_preds: Tensor,
-            batch_gt_masks: List[Tensor],
-            batch_gt_present: List[Tensor]) -> Tuple[Tensor, Tensor, Tensor]:
+            batch_gt_masks: List[Tensor], batch_gt_present: List[Tensor],
+            batch_gt_regions: List[Tensor]) -> Tuple[Tensor, Tensor, Tensor]:
         """``loss_cls``, ``loss_mask`` and ``loss_dice`` of one block."""
         batch, num_queries, num_views = mask_preds.shape[:3]
         if len(batch_gt_masks) != batch or len(batch_gt_present) != batch:
@@ -255,14 +295,16 @@ class CropFormerBatchHead(BaseModule):
                              f'{len(batch_gt_present)} present arrays')
         # label 0: entity, 1: no entity (as MultiLevelDecoderHead)
         labels = cls_scores.new_ones((batch, num_queries), dtype=torch.long)
-        pos_preds, pos_targets = [], []
+        pos_preds, pos_targets, pos_regions = [], [], []
         for i in range(batch):
             pos_inds, pos_gt_inds = self._get_targets_single(
                 cls_scores[i].detach(), mask_preds[i].detach(),
-                batch_gt_masks[i], batch_gt_present[i])
+                batch_gt_masks[i], batch_gt_present[i], batch_gt_regions[i])
             labels[i, pos_inds] = 0
             pos_preds.append(mask_preds[i][pos_inds])
             pos_targets.append(batch_gt_masks[i][pos_gt_inds])
+            pos_regions.append(batch_gt_regions[i].expand(
+                len(pos_inds), *batch_gt_regions[i].shape))
 
         flat_scores = cls_scores.flatten(0, 1)
         flat_labels = labels.flatten(0, 1)
@@ -284,23 +326,39 @@ class CropFormerBatchHead(BaseModule):
             # no match: empty sums keep the graph connected
             return loss_cls, mask_preds.sum(), mask_preds.sum()
         num_pos = len(mask_preds)
+        # (num_pos * V, 1, H', W'): the loss region of each (query, view)
+        regions = torch.cat(pos_regions).flatten(0, 1).unsqueeze(1).to(
+            mask_preds.dtype)
         # points of each (query, view) pair where its prediction is least
-        # certain, (num_pos * V, P, 2)
+        # certain, (num_pos * V, P, 2); outside the region the logits are
+        # made certain, so those pixels do not attract points
         view_preds = mask_preds.flatten(0, 1).unsqueeze(1)
         with torch.no_grad():
+            low_res_region = F.interpolate(
+                regions, size=view_preds.shape[-2:], mode='area') > 0
+            certain_preds = torch.where(low_res_region, view_preds.detach(),
+                                        view_preds.new_tensor(FAR_LOGIT))
             points_coords = get_uncertain_point_coords_with_randomness(
-                view_preds.detach(), None, self.num_points,
-                self.oversample_ratio, self.importance_sample_ratio)
+                certain_preds, None, self.num_points, self.oversample_ratio,
+                self.importance_sample_ratio)
             point_targets = point_sample(
                 mask_targets.flatten(0, 1).unsqueeze(1).float(),
                 points_coords).reshape(num_pos, -1)
+            point_weights = (point_sample(regions, points_coords).reshape(
+                num_pos, -1) >= 0.5).to(mask_preds.dtype)
+            point_targets = point_targets * point_weights
         # (num_pos, V * P): a query's points in all views form one mask
         point_preds = point_sample(view_preds,
                                    points_coords).reshape(num_pos, -1)
+        # points outside the region: sigmoid 0 and target 0 add nothing to
+        # the dice sums
+        dice_preds = torch.where(point_weights > 0, point_preds,
+                                 point_preds.new_tensor(-FAR_LOGIT))
         loss_dice = self.loss_dice(
-            point_preds, point_targets, avg_factor=num_masks)
+            dice_preds, point_targets, avg_factor=num_masks)
         loss_mask = self.loss_mask(
             point_preds.reshape(-1),
             point_targets.reshape(-1),
+            weight=point_weights.reshape(-1),
             avg_factor=num_masks * point_preds.shape[1])
         return loss_cls, loss_mask, loss_dice

@@ -49,9 +49,9 @@ MASK2FORMER_LOSS_DICE = dict(
 #: on full-image samples: left out of the loss (mmaims) or background (paper)
 UNANNOTATED_MODES = ('ignore', 'background')
 
-# Logit that makes sigmoid() exactly 0 in float32 and is still finite in
-# float16: used to take points out of the dice loss and the point sampling.
-_FAR_LOGIT = 1e4
+#: Logit that makes sigmoid() exactly 0 in float32 and is still finite in
+#: float16: used to take points out of the dice loss and the point sampling.
+FAR_LOGIT = 1e4
 
 
 @MODELS.register_module()
@@ -536,8 +536,8 @@ class MultiLevelDecoderHead(BaseModule):
                 f'MultiLevelDecoderHead: {all_cls_scores[0].shape[0]} '
                 f'predictions for {num_imgs} data samples')
         targets = [
-            self._get_decoder_targets(sample, decoder,
-                                      all_mask_preds[0].device)
+            self.get_decoder_targets(sample, decoder,
+                                     all_mask_preds[0].device)
             for sample in batch_data_samples
         ]
         sup_inds = [i for i, t in enumerate(targets) if t is not None]
@@ -589,7 +589,7 @@ class MultiLevelDecoderHead(BaseModule):
             mask_preds (Tensor): Mask logits of the last block, shape
                 (B, Q, h, w).
             targets (list[dict | None]): Outputs of
-                :meth:`_get_decoder_targets`, one per image.
+                :meth:`get_decoder_targets`, one per image.
             assignments (list[tuple | None]): ``(query_inds, gt_inds)`` of
                 the last block per image (None: not supervised).
 
@@ -638,8 +638,8 @@ class MultiLevelDecoderHead(BaseModule):
             return f'{decoder}.'
         return f'{decoder}.d{block}.'
 
-    def _get_decoder_targets(self, data_sample, decoder: str,
-                             device: torch.device) -> Optional[dict]:
+    def get_decoder_targets(self, data_sample, decoder: str,
+                            device: torch.device) -> Optional[dict]:
         """Collect what one image asks of one decoder.
 
         Args:
@@ -735,7 +735,7 @@ class MultiLevelDecoderHead(BaseModule):
         Args:
             cls_score (Tensor): Logits of one block, shape (Q, 2).
             mask_pred (Tensor): Mask logits of one block, shape (Q, h, w).
-            target (dict): Output of :meth:`_get_decoder_targets`.
+            target (dict): Output of :meth:`get_decoder_targets`.
 
         Returns:
             tuple: ``labels`` (Q, ), ``label_weights`` (Q, ),
@@ -808,7 +808,7 @@ class MultiLevelDecoderHead(BaseModule):
         Args:
             cls_scores (Tensor): Logits, shape (B', Q, 2).
             mask_preds (Tensor): Mask logits, shape (B', Q, h, w).
-            targets (list[dict]): Outputs of :meth:`_get_decoder_targets`,
+            targets (list[dict]): Outputs of :meth:`get_decoder_targets`,
                 one per image.
 
         Returns:
@@ -869,7 +869,7 @@ class MultiLevelDecoderHead(BaseModule):
                 regions, size=mask_preds.shape[-2:], mode='area') > 0
             certain_preds = torch.where(low_res_region[pos_img_inds],
                                         mask_preds.unsqueeze(1).detach(),
-                                        mask_preds.new_tensor(_FAR_LOGIT))
+                                        mask_preds.new_tensor(FAR_LOGIT))
             points_coords = get_uncertain_point_coords_with_randomness(
                 certain_preds, None, self.num_points, self.oversample_ratio,
                 self.importance_sample_ratio)
@@ -894,7 +894,7 @@ class MultiLevelDecoderHead(BaseModule):
         # points outside the region: sigmoid 0 and target 0 add nothing to
         # the dice sums
         dice_preds = torch.where(point_weights > 0, mask_point_preds,
-                                 mask_point_preds.new_tensor(-_FAR_LOGIT))
+                                 mask_point_preds.new_tensor(-FAR_LOGIT))
         loss_dice = self.loss_dice(
             dice_preds, mask_point_targets, avg_factor=num_total_masks)
         loss_mask = self.loss_mask(

@@ -191,31 +191,40 @@ class CropFormer(AIMS):
             for key, value in image_losses.items()
         }
         batch_out = self._forward_views(feats, num_views, outputs)
-        masks, present = self._batch_targets(batch_data_samples,
-                                             batch_inputs.device)
         losses.update(
-            self.batch_head.loss_by_feat(batch_out.cls_scores,
-                                         batch_out.mask_preds, masks, present))
+            self.batch_head.loss_by_feat(
+                batch_out.cls_scores, batch_out.mask_preds,
+                *self._batch_targets(batch_data_samples,
+                                     batch_inputs.device)))
         return losses
 
-    @staticmethod
-    def _batch_targets(batch_data_samples: SampleList,
-                       device: torch.device) -> Tuple[List[Tensor], list]:
-        """Per sample, its entities in every view (G, V, H_pad, W_pad)."""
-        masks, present = [], []
+    def _batch_targets(self, batch_data_samples: SampleList,
+                       device: torch.device) -> Tuple[list, list, list]:
+        """Per sample, its entities in every view (G, V, H_pad, W_pad),
+        where they are present (G, V), and each view's loss region
+        (V, H_pad, W_pad): the image level's own (the decode head's
+        ``get_decoder_targets``: ``valid_region`` as
+        ``train_cfg['unannotated']`` says, minus crowd regions)."""
+        masks, present, regions = [], [], []
         for sample in batch_data_samples:
-            full = sample.gt_instances.masks.to_tensor(torch.bool, device)
-            crops = [
-                view.gt_instances.masks.to_tensor(torch.bool, device)
-                for view in sample.crop_samples
+            views = [
+                self.decode_head.get_decoder_targets(view, ENTITY, device)
+                for view in (sample, *sample.crop_samples)
             ]
+            if any(view is None for view in views):
+                raise ValueError(
+                    f'CropFormer: image {sample.metainfo.get("img_id")} '
+                    'does not supervise the entity decoder in every view')
             indices = [
                 view.metainfo['gt_crop_index'] for view in sample.crop_samples
             ]
-            m, p = stack_view_targets(full, crops, indices)
+            m, p = stack_view_targets(views[0]['masks'],
+                                      [view['masks'] for view in views[1:]],
+                                      indices)
             masks.append(m)
             present.append(p)
-        return masks, present
+            regions.append(torch.stack([view['region'] for view in views]))
+        return masks, present, regions
 
     def predict(self,
                 batch_inputs: Tensor,
@@ -271,8 +280,8 @@ class CropFormer(AIMS):
             resized = []
             # each view at its ori_shape: the image for the full view, the
             # crop window for a crop (fuse_crop_probs places it)
-            for v, view in enumerate(
-                (sample, *sample.crop_samples)[:used_views]):
+            all_views = (sample, *sample.crop_samples)
+            for v, view in enumerate(all_views[:used_views]):
                 h, w = view.img_shape[:2]
                 resized.append(
                     F.interpolate(

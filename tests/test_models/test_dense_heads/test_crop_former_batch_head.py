@@ -189,3 +189,39 @@ def test_loss_needs_train_cfg_and_matching_inputs():
     with pytest.raises(ValueError, match='targets must be'):
         head.loss_by_feat(out.cls_scores, out.mask_preds,
                           [m[:, :1] for m in masks], present)
+
+
+def test_points_outside_a_views_loss_region_do_not_count():
+    """Hand-made fit as above; then query 0 also "sees" its entity in the
+    bottom-right quarter of the crop, where the annotation is not trusted
+    (outside the crop's loss region: unannotated or crowd). With the
+    regions the losses and the matching are those of the fit; without
+    them the wrong pixels are penalised."""
+    head = _head()
+    masks, present = _targets(batch=1)
+    target = masks[0].float()
+    logits = torch.full((1, N, 2, 64, 80), -30.0)
+    logits[0, :2] = target * 60.0 - 30.0
+    cls_scores = torch.zeros(1, N, 2)
+    cls_scores[0, :2, 0] = 5.0
+    cls_scores[0, 2:, 1] = 5.0
+    wrong = logits.clone()
+    wrong[0, 0, 1, 48:, 60:] = 30.0
+    region = torch.ones(2, 64, 80, dtype=torch.bool)
+    region[1, 48:, 60:] = False
+
+    def losses(preds, regions):
+        torch.manual_seed(0)  # the same random points for both calls
+        return head.loss_by_feat([cls_scores], [preds], masks, present,
+                                 regions)
+
+    fit = losses(logits, [region])
+    ignored = losses(wrong, [region])
+    for key in fit:
+        torch.testing.assert_close(ignored[key], fit[key], msg=key)
+    counted = losses(wrong, None)
+    assert counted['batch.loss_mask'] > fit['batch.loss_mask'] + 0.5
+    assert counted['batch.loss_dice'] > fit['batch.loss_dice'] + 0.05
+    with pytest.raises(ValueError, match='loss region'):
+        head.loss_by_feat([cls_scores], [logits], masks, present,
+                          [region[:1]])

@@ -625,8 +625,8 @@ def test_unannotated_pixels_ignored_or_background(unannotated, prompt_type):
         valid=(0, 0, 32, 64),
         crowd_boxes=[(40, 40, 48, 48)])
     sample.set_metainfo(dict(task=dict(sample.task, prompt_type=prompt_type)))
-    region = head._get_decoder_targets(sample, 'entity',
-                                       torch.device('cpu'))['region']
+    region = head.get_decoder_targets(sample, 'entity',
+                                      torch.device('cpu'))['region']
     expected = torch.zeros(SIZE, SIZE, dtype=torch.bool)
     if unannotated == 'background' and prompt_type == 'full':
         expected[:] = True
@@ -647,12 +647,12 @@ def test_loss_region_of_a_rough_prompt_replaces_the_prompt():
         valid=(0, 0, 48, 64))
     sample.set_metainfo(dict(task=dict(sample.task, prompt_type='partial')))
     device = torch.device('cpu')
-    region = head._get_decoder_targets(sample, 'entity', device)['region']
+    region = head.get_decoder_targets(sample, 'entity', device)['region']
     assert region.sum() == 8 * 8  # without loss_region: the prompt
     loss_region = torch.zeros(1, SIZE, SIZE, dtype=torch.bool)
     loss_region[0, 4:28, 4:20] = True  # exact | rough
     sample.loss_region = PixelData(data=loss_region)
-    region = head._get_decoder_targets(sample, 'entity', device)['region']
+    region = head.get_decoder_targets(sample, 'entity', device)['region']
     torch.testing.assert_close(region, loss_region[0])
 
 

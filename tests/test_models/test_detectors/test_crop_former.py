@@ -79,6 +79,20 @@ def test_cropformer_trains_and_predicts(tmp_path):
                 assert crop.gt_instances.ann_ids[crop_row] == \
                     sample.gt_instances.ann_ids[full_row]
 
+    # the batch level's loss region of each view is the image level's:
+    # the view's valid region minus its crowd regions
+    masks, present, regions = model._batch_targets(data['data_samples'],
+                                                   torch.device('cpu'))
+    for sample, region in zip(data['data_samples'], regions):
+        views = (sample, *sample.crop_samples)
+        assert region.shape == (len(views), *sample.batch_input_shape)
+        for view, view_region in zip(views, region):
+            expected = view.valid_region.data[0].bool()
+            if 'ignored_instances' in view and len(view.ignored_instances):
+                expected &= ~view.ignored_instances.masks.to_tensor(
+                    torch.bool, 'cpu').any(0)
+            assert torch.equal(view_region, expected)
+
     # every parameter of the model, the batch level included, gets a
     # gradient from the two-level loss (no unused branch)
     model.zero_grad()
