@@ -22,6 +22,11 @@ Examples::
         --train data/aims/coco_train.json data/aims/entityseg_train.json \\
         data/aims/ppp.json data/aims/paco_train.json data/aims/psg.json \\
         --out-dir data/aims/split --seed 0
+    python tools/dataset_converters/aims_convert.py ade20k-panoptic \\
+        data/ade/ADEChallengeData2016/ade20k_panoptic_val.json \\
+        data/ade/ADEChallengeData2016/ade20k_panoptic_val \\
+        --img-prefix ade/ADEChallengeData2016/images/validation/ \\
+        --out data/aims/ade20k_val.json --nproc 8
 
 Every conversion prints a report of what it kept and skipped (by reason)
 and writes it to ``OUT.report.json``. See docs/converters.md.
@@ -33,6 +38,7 @@ import sys
 from mmaims.datasets.converters import (DEFAULT_CONTACT_PREDICATES,
                                         NUM_EVAL_PPP, NUM_EVAL_PSG,
                                         ConversionError, build_eval_split,
+                                        convert_ade20k_panoptic,
                                         convert_coco_panoptic,
                                         convert_entityseg, convert_paco,
                                         convert_ppp, convert_psg,
@@ -72,6 +78,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = sub.add_parser('coco-panoptic', help='COCO panoptic -> entity')
     p.add_argument('ann_file', help='panoptic_{train,val}2017.json')
     p.add_argument('png_dir', help='folder of the panoptic PNGs')
+    _add_common(p, nproc=True)
+
+    p = sub.add_parser('ade20k-panoptic', help='ADE20K panoptic -> entity')
+    p.add_argument('ann_file', help='ade20k_panoptic_{train,val}.json')
+    p.add_argument('png_dir', help='folder of its PNGs')
     _add_common(p, nproc=True)
 
     p = sub.add_parser('entityseg', help='EntitySeg -> entity')
@@ -160,6 +171,9 @@ def main(argv=None) -> int:
         if args.command == 'coco-panoptic':
             convert_coco_panoptic(args.ann_file, args.png_dir, args.out,
                                   args.img_prefix, args.nproc)
+        elif args.command == 'ade20k-panoptic':
+            convert_ade20k_panoptic(args.ann_file, args.png_dir, args.out,
+                                    args.img_prefix, args.nproc)
         elif args.command == 'entityseg':
             convert_entityseg(args.ann_file, args.out, args.img_prefix,
                               args.img_dir)

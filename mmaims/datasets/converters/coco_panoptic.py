@@ -5,10 +5,13 @@ Each ``segments_info`` entry becomes one entity whose mask is
 ``rgb2id(png) == segment id``; stuff segments stay one entity even when
 disconnected; crowd segments become ``iscrowd: 1`` entities (ignore regions);
 id 0 (VOID) is no entity and lies outside the image's ``valid_region``.
+:func:`convert_panoptic_json` and :func:`convert_panoptic_record` are the
+file and image halves that the other sources in this format (COCO-PSG,
+ADE20K panoptic) reuse.
 """
 import os.path as osp
 from functools import partial
-from typing import Dict, Optional
+from typing import Callable, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -19,6 +22,9 @@ from .common import (ConversionError, ConversionReport, HierarchicalCocoWriter,
                      require_keys)
 
 SOURCE = 'coco'
+
+# image_keys(image) -> (extra images[] keys, error context or None)
+ImageKeys = Callable[[dict], Tuple[dict, Optional[str]]]
 
 
 def convert_panoptic_record(record: dict,
@@ -120,16 +126,32 @@ def convert_panoptic_record(record: dict,
     return img, anns, report
 
 
-def _convert_one(item: tuple, png_dir: str, img_prefix: str) -> WorkerResult:
-    record, image = item
+def convert_panoptic_item(item: tuple, png_dir: str, img_prefix: str,
+                          source: str) -> WorkerResult:
+    """Convert one item of :func:`convert_panoptic_json`.
+
+    Args:
+        item (tuple): ``(record, image, extra_image_keys, where)``.
+        png_dir (str): Directory the PNG ``file_name`` is relative to.
+        img_prefix (str): Prepended to ``image['file_name']``.
+        source (str): ``images[].source`` value.
+
+    Returns:
+        tuple: As :func:`convert_panoptic_record`.
+    """
+    record, image, extra_image_keys, where = item
     return convert_panoptic_record(
         record,
         image,
         png_dir,
-        SOURCE,
+        source,
         img_prefix=img_prefix,
-        extra_image_keys=dict(
-            coco_image_id=image['id'], source_image_id=image['id']))
+        extra_image_keys=extra_image_keys,
+        where=where)
+
+
+def _coco_image_keys(image: dict) -> Tuple[dict, None]:
+    return dict(coco_image_id=image['id'], source_image_id=image['id']), None
 
 
 def convert_coco_panoptic(ann_file: str,
@@ -159,9 +181,62 @@ def convert_coco_panoptic(ann_file: str,
             names an unknown image, ids repeat.
     """
     data = load_json(ann_file, 'COCO panoptic annotation file')
+    return convert_panoptic_json(data, ann_file, png_dir, out_file,
+                                 'COCO panoptic', SOURCE, _coco_image_keys,
+                                 img_prefix, nproc)
+
+
+def convert_panoptic_json(
+        data: dict,
+        ann_file: str,
+        png_dir: str,
+        out_file: str,
+        name: str,
+        source: str,
+        image_keys: ImageKeys,
+        img_prefix: str = '',
+        nproc: int = 1,
+        worker: Optional[Callable[..., WorkerResult]] = None,
+        report: Optional[ConversionReport] = None) -> ConversionReport:
+    """Convert a loaded file in the COCO panoptic format (JSON + PNGs).
+
+    The file-level half shared by the converters of sources distributed in
+    this format (COCO panoptic, ADE20K panoptic): it pairs every
+    ``annotations[]`` record with its ``images[]`` entry, checks the pairing
+    and streams the converted images to ``out_file``.
+
+    Args:
+        data (dict): The loaded JSON (``images``, ``annotations``, optional
+            ``categories``, which are copied to the output).
+        ann_file (str): Its path, for error messages and ``info``.
+        png_dir (str): Folder of the PNGs.
+        out_file (str): Output JSON; the report goes to
+            ``OUT.report.json``.
+        name (str): The source's name in ``info`` and the progress bar.
+        source (str): ``images[].source`` value and report name.
+        image_keys (callable): ``image_keys(image)`` ->
+            ``(extra images[] keys, error context or None)`` for one
+            ``images[]`` entry (called in this process).
+        img_prefix (str): Prepended to every ``file_name``.
+        nproc (int): Worker processes decoding PNGs.
+        worker (callable, optional): Converts one item; default
+            :func:`convert_panoptic_item`. A replacement takes the same
+            arguments (e.g. a wrapper that checks its result) and is
+            picklable for ``nproc > 1``.
+        report (ConversionReport, optional): Report to add to (counts made
+            before this call); a new one by default.
+
+    Returns:
+        ConversionReport: The report, also written to ``OUT.report.json``.
+
+    Raises:
+        ConversionError: An annotation names an unknown image, an image has
+            two annotations, image ids repeat, or ``worker`` raises.
+    """
     require_keys(data, ['images', 'annotations'], ann_file)
     images = index_images(data['images'], ann_file)
-    report = ConversionReport(SOURCE)
+    if report is None:
+        report = ConversionReport(source)
     items = []
     annotated = set()
     for record in data['annotations']:
@@ -177,7 +252,7 @@ def convert_coco_panoptic(ann_file: str,
             raise ConversionError(
                 f'{ann_file}: image id {img_id} has two panoptic annotations')
         annotated.add(img_id)
-        items.append((record, images[img_id]))
+        items.append((record, images[img_id]) + image_keys(images[img_id]))
     missing = len(images) - len(annotated)
     report.read('images', missing)
     report.skip('images', 'no_panoptic_annotation', missing)
@@ -185,12 +260,16 @@ def convert_coco_panoptic(ann_file: str,
     writer = HierarchicalCocoWriter(
         out_file,
         info=dict(
-            description='COCO panoptic converted by mmaims',
+            description=f'{name} converted by mmaims',
             source_file=osp.basename(ann_file)),
         categories=data.get('categories', []))
-    worker = partial(_convert_one, png_dir=png_dir, img_prefix=img_prefix)
+    worker = partial(
+        worker or convert_panoptic_item,
+        png_dir=png_dir,
+        img_prefix=img_prefix,
+        source=source)
     for img, anns, part_report in map_with_progress(
-            worker, items, nproc, total=len(items), desc='coco panoptic'):
+            worker, items, nproc, total=len(items), desc=name.lower()):
         report.merge(part_report)
         if img is not None:
             writer.add(img, anns)
