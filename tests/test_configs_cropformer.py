@@ -1,8 +1,10 @@
 # Copyright (c) mmaims contributors. All rights reserved.
 """configs/cropformer: the class-agnostic Mask2Former entity baselines of
-EntitySeg (paper 003, Table 3) and their CPU synthetic counterpart, which
-trains and predicts here on a tiny generated dataset. (Every config also
-loads and builds in tests/test_configs.py.)"""
+EntitySeg (paper 003, Table 3), the CropFormer configs built on them, and
+the baselines' CPU synthetic counterpart, which trains and predicts here on
+a tiny generated dataset. (Every config also loads and builds in
+tests/test_configs.py, Swin-L included.)"""
+import copy
 import itertools
 import os.path as osp
 
@@ -21,6 +23,13 @@ PAPER = {
     'mask2former_swin-t_8xb2-3x_entityseg.py': (96, 103125, [91575, 99414]),
     'mask2former_swin-l_8xb2-1x_entityseg.py': (192, 34375, [30525, 33138]),
     'mask2former_swin-l_8xb2-3x_entityseg.py': (192, 103125, [91575, 99414]),
+}
+# CropFormer config -> the Mask2Former baseline it adds the batch level to
+CROPFORMER = {
+    f'cropformer_swin-{b}_8xb2-{s}_entityseg.py':
+    f'mask2former_swin-{b}_8xb2-{s}_entityseg.py'
+    for b in 'tl'
+    for s in ('1x', '3x')
 }
 SYNTHETIC = 'mask2former_entity_r18_synthetic.py'
 _RUNNER_IDS = itertools.count()
@@ -86,6 +95,116 @@ def test_swin_t_baseline_is_a_single_decoder_mask2former():
     assert not model.decode_head.with_tcm
     assert list(model.decode_head.decoders) == ['entity']
     assert model.decode_head.decoders['entity'].num_queries == 100
+
+
+@pytest.mark.parametrize('name', sorted(CROPFORMER))
+def test_entityseg_cropformer_is_its_baseline_plus_the_batch_level(name):
+    """Sec. 5.2: CropFormer trains with "the same entity training setting
+    of Mask2Former". Everything but the batch level, the crop views and the
+    crop-ensemble test_cfg is the baseline's, image-level model included."""
+    cfg = _load(name).to_dict()
+    base = _load(CROPFORMER[name]).to_dict()
+    replaced = {
+        'model', 'train_pipeline', 'test_pipeline', 'train_dataloader',
+        'val_dataloader', 'test_dataloader'
+    }
+    helpers = {
+        'crop_ratio', 'cropformer_model', 'cropformer_train_pipeline',
+        'cropformer_test_pipeline'
+    }
+    assert set(cfg) == set(base) | helpers
+    for key in set(base) - replaced:  # schedule, optimizer, evaluator...
+        assert cfg[key] == base[key], key
+    assert cfg['load_from'] is None  # COCO-Entity weights: documented
+    model, base_model = cfg['model'], base['model']
+    assert model['type'] == 'CropFormer'
+    for key in set(base_model) - {'type', 'data_preprocessor', 'test_cfg'}:
+        assert model[key] == base_model[key], key
+    assert model['backbone']['init_cfg']['type'] == 'Pretrained'
+    assert model['data_preprocessor'] == dict(
+        base_model['data_preprocessor'], type='CropFormerDataPreprocessor')
+    assert model['image_loss_weight'] == 1.0  # eq. 7
+
+    # the batch level at the entity decoder's depth and widths (the
+    # released decoder runs the batch queries through its 9 blocks)
+    head = model['batch_head']
+    batch_decoder = head['batch_decoder']['transformer_decoder']
+    entity_decoder = model['decode_head']['transformer_decoder']
+    assert batch_decoder['num_layers'] == entity_decoder['num_layers'] == 9
+    assert batch_decoder['layer_cfg']['ffn_cfg']['feedforward_channels'] \
+        == entity_decoder['layer_cfg']['ffn_cfg']['feedforward_channels'] \
+        == 2048
+    association = head['association']
+    assert association['self_attn_cfg'] is not None  # Table 9c last row
+    assert association['ffn_cfg']['feedforward_channels'] == 2048
+    assert head['train_cfg']['num_points'] == \
+        model['train_cfg']['num_points'] == 12544
+    assert head['train_cfg']['assigner']['type'] == \
+        'JointViewHungarianAssigner'
+    # Table 7's last row, the default: full image and crops, scored by the
+    # batch-level entityness
+    test_cfg = model['test_cfg']
+    assert (test_cfg['decoder'], test_cfg['views']) == ('batch', 'full+crops')
+    assert test_cfg['nonoverlap'] and not test_cfg['rescore']
+    assert test_cfg['max_per_image'] == 100 and '_delete_' not in test_cfg
+    assert 'prompt_decoders' not in test_cfg  # AIMS's keys are dropped
+
+    # the baseline's loaders with CropFormerViews in place of the resize
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        ours, theirs = copy.deepcopy(cfg[loader]), copy.deepcopy(base[loader])
+        ours['dataset'].pop('pipeline'), theirs['dataset'].pop('pipeline')
+        assert ours == theirs, loader
+    train = cfg['train_dataloader']['dataset']['pipeline']
+    test = cfg['test_dataloader']['dataset']['pipeline']
+    assert train == cfg['train_pipeline'] and test == cfg['test_pipeline']
+    assert cfg['val_dataloader']['dataset']['pipeline'] == test
+    types = [step['type'] for step in train]
+    # entities are filtered before the views are cut
+    assert types.index('FilterHierarchicalAnnotations') < \
+        types.index('CropFormerViews')
+    assert types[-1] == 'PackCropFormerInputs'
+    views = _step(train, 'CropFormerViews')
+    assert views['crop_ratio'] == 0.7 and not views.get('test_mode', False)
+    base_train = base['train_dataloader']['dataset']['pipeline']
+    assert views['scale'] == _step(base_train, 'RandomChoiceResize')['scales']
+    views = _step(test, 'CropFormerViews')
+    assert views['crop_ratio'] == 0.7 and views['test_mode'] is True
+    base_test = base['test_dataloader']['dataset']['pipeline']
+    assert views['scale'] == _step(
+        base_test, 'HierarchicalResize')['scale'] == (1333, 800)
+    assert test[-1]['type'] == 'PackCropFormerInputs'
+
+
+def test_swin_t_cropformer_takes_the_baseline_weights_and_predicts(load_tool):
+    """The COCO-Entity path of the CropFormer configs: the baseline's
+    weights (what mask2former_to_aims.py --decoders entity writes for it)
+    initialise the whole image-level part of CropFormer; only the batch
+    level (batch_head.*) is left to its own initialisation. The model then
+    predicts a small image through the config's test pipeline."""
+    cfg = _load('cropformer_swin-t_8xb2-1x_entityseg.py')
+    baseline = MODELS.build(
+        _load('mask2former_swin-t_8xb2-1x_entityseg.py').model)
+    model = MODELS.build(cfg.model)
+    assert type(model).__name__ == 'CropFormer'
+    assert len(model.batch_head.batch_decoder.transformer_decoder.layers) \
+        == 9
+    weights = baseline.state_dict()
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    assert unexpected == []
+    assert missing and all(k.startswith('batch_head.') for k in missing)
+    assert len(weights) + len(missing) == len(model.state_dict())
+
+    # the benchmark's input: one random image through the test pipeline
+    benchmark = load_tool('analysis_tools/benchmark_cropformer.py')
+    model.eval()
+    inputs, samples = benchmark.make_cropformer_batch(model, cfg, 32, 1.0)
+    assert inputs.shape[0] == 5  # full view + 4 corner crops
+    with torch.no_grad():
+        samples = model.predict(inputs, samples)
+    entities = samples[0].pred_instances
+    assert len(entities) <= 100
+    assert tuple(entities.masks.shape[1:]) == (32, 32)
+    assert entities.masks.sum(0).max() <= 1  # non-overlapping
 
 
 def _tiny_synthetic_cfg(tmp_path):

@@ -76,6 +76,36 @@ DEFAULT_TRANSFORMER_DECODER = dict(
     init_cfg=None)
 
 
+def add_run_args(parser: argparse.ArgumentParser) -> None:
+    """The options of how the timed functions run, shared with
+    ``benchmark_cropformer.py``: ``--repeat``, ``--warmup``, ``--device``,
+    ``--msda-pytorch`` and ``--cfg-options`` (read by
+    :func:`time_interleaved`, :func:`load_config` and
+    :func:`build_models`)."""
+    parser.add_argument(
+        '--repeat', type=int, default=10, help='timed runs per timed function')
+    parser.add_argument(
+        '--warmup',
+        type=int,
+        default=2,
+        help='untimed runs per timed function')
+    parser.add_argument(
+        '--device',
+        default='cuda' if torch.cuda.is_available() else 'cpu',
+        help='device to run on')
+    parser.add_argument(
+        '--msda-pytorch',
+        action='store_true',
+        help='run mmcv\'s MultiScaleDeformableAttention with its PyTorch '
+        'implementation on every device (for an mmcv built without CUDA '
+        'ops); the models compared share it, the pixel decoder is slower')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, as in tools/train.py')
+
+
 def parse_args():
     parser = argparse.ArgumentParser(
         description='AIMS latency and memory vs. Mask2Former, and the cost '
@@ -89,14 +119,7 @@ def parse_args():
         default=[512, 512],
         metavar=('H', 'W'),
         help='input image size (before padding to the size divisor)')
-    parser.add_argument(
-        '--repeat', type=int, default=10, help='timed runs per model')
-    parser.add_argument(
-        '--warmup', type=int, default=2, help='untimed runs per model')
-    parser.add_argument(
-        '--device',
-        default='cuda' if torch.cuda.is_available() else 'cpu',
-        help='device to run on')
+    add_run_args(parser)
     parser.add_argument(
         '--prompt-decoder',
         default='part',
@@ -119,17 +142,6 @@ def parse_args():
         action='store_true',
         help='also time the prompt decoder pass exported to ONNX (ONNX '
         'Runtime) against PyTorch (needs requirements/deploy.txt)')
-    parser.add_argument(
-        '--msda-pytorch',
-        action='store_true',
-        help='run mmcv\'s MultiScaleDeformableAttention with its PyTorch '
-        'implementation on every device (for an mmcv built without CUDA '
-        'ops); AIMS and Mask2Former share it, the pixel decoder is slower')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override settings of the config, as in tools/train.py')
     # internal: one memory probe in a fresh process (see measure_memory)
     parser.add_argument(
         '--memory-probe', choices=MEMORY_WORKLOADS, help=argparse.SUPPRESS)
@@ -264,15 +276,21 @@ def time_interleaved(fns, repeat, warmup, device):
 MEMORY_WORKLOADS = ('one_step', 'session')
 
 
+def load_config(args) -> Config:
+    """``args.config`` with ``args.cfg_options`` merged in."""
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    return cfg
+
+
 def build_models(args, with_m2f=True):
     register_all_modules()
     register_safe_checkpoint_loader()  # --checkpoint is read weights-only
     if args.msda_pytorch:
         import mmcv.ops.multi_scale_deform_attn as msda
         msda.IS_CUDA_AVAILABLE = False
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args)
     aims = MODELS.build(cfg.model)
     if args.checkpoint:
         load_checkpoint(aims, args.checkpoint, map_location='cpu')
