@@ -16,6 +16,9 @@ TINY_CONFIG = osp.join(TESTS, 'data', 'configs', 'aims_tiny.py')
 INFER_DATA = osp.join(TESTS, 'data', 'inference')
 CROPFORMER_CONFIG = osp.join(
     osp.dirname(TESTS), 'configs', 'cropformer', 'cropformer_r18_synthetic.py')
+ENTITY_CONFIG = osp.join(
+    osp.dirname(TESTS), 'configs', 'entity',
+    'entity-condinst_r18_synthetic.py')
 
 
 @pytest.fixture(scope='session')
@@ -58,6 +61,15 @@ def cropformer_checkpoint(tmp_path_factory):
     return _random_checkpoint(
         CROPFORMER_CONFIG,
         str(tmp_path_factory.mktemp('cropformer') / 'cropformer.pth'))
+
+
+@pytest.fixture(scope='session')
+def entity_condinst_checkpoint(tmp_path_factory):
+    """configs/entity/entity-condinst_r18_synthetic.py with random
+    weights."""
+    return _random_checkpoint(
+        ENTITY_CONFIG,
+        str(tmp_path_factory.mktemp('entity') / 'entity_condinst.pth'))
 
 
 @pytest.fixture(scope='module')

@@ -68,24 +68,27 @@ def check_decoder(decoder: str, model: nn.Module) -> str:
 def check_promptable(model: nn.Module) -> None:
     """Refuse prompts and image sessions for a model that has neither.
 
-    A CropFormer model has no mask prompt encoder, and it predicts with a
-    crop ensemble over the image and its corner crops
+    Only AIMS takes prompts. A CropFormer model has no mask prompt encoder
+    and predicts with a crop ensemble over the image and its corner crops
     (:meth:`CropFormer.predict`), which the cached features of an image
-    session do not hold: prompts, drill-down and sessions are AIMS-only.
+    session do not hold; the entity framework
+    (:class:`~mmaims.models.EntityCondInst`) is a one-step entity
+    segmenter. Prompts, drill-down and sessions are AIMS-only.
 
     Args:
         model (nn.Module): The model of an inferencer or session.
 
     Raises:
-        ValueError: ``model`` is a CropFormer.
+        ValueError: ``model`` is a CropFormer or not an AIMS model.
     """
-    from mmaims.models.detectors.crop_former import CropFormer
-    if isinstance(model, CropFormer):
+    from mmaims.models.detectors import AIMS, CropFormer
+    if isinstance(model, CropFormer) or not isinstance(model, AIMS):
         raise ValueError(
-            f'{type(model).__name__} models take no prompt: they have no '
-            'mask prompt encoder and predict with a crop ensemble, so '
-            'prompts, drill-down and image sessions are AIMS-only; run '
-            'one-step inference (no prompt) instead')
+            f'{type(model).__name__} models take no prompt: only AIMS has '
+            'a mask prompt encoder (CropFormer predicts with a crop '
+            'ensemble, the entity framework one-step), so prompts, '
+            'drill-down and image sessions are AIMS-only; run one-step '
+            'inference (no prompt) instead')
 
 
 def filter_levels(sample: DetDataSample,

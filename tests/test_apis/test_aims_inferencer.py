@@ -497,3 +497,32 @@ def test_cropformer_refuses_prompts_and_sessions(cropformer_inferencer):
     with pytest.raises(ValueError, match=message):
         AIMSImageSession(cropformer_inferencer.model, {}, cv2.imread(GOOD),
                          'good')
+
+
+def test_entity_framework_one_step(entity_condinst_checkpoint, tmp_path):
+    """The entity framework (configs/entity/) through the same API: entity
+    masks of an odd-sized image, their id map, and no prompts."""
+    config = osp.join(
+        osp.dirname(TESTS), 'configs', 'entity',
+        'entity-condinst_r18_synthetic.py')
+    inferencer = AIMSInferencer(
+        config, entity_condinst_checkpoint, device='cpu', show_progress=False)
+    # an untrained model: keep every detection
+    inferencer.model.bbox_head.test_cfg.score_thr = 0.0
+    image = (np.random.default_rng(1).random((45, 70, 3)) * 255).astype(
+        np.uint8)
+    out = tmp_path / 'out'
+    result = inferencer(
+        image, out_dir=str(out), pred_score_thr=0.0, no_save_vis=True)
+    assert result['failures'] == []
+    [pred] = result['predictions']
+    check_prediction(pred, 45, 70)
+    assert levels_of(pred) <= {'entity'} and pred['links'] == []
+    assert len(pred['masks']) > 0
+    decoded = check_id_map(out, 'array_0', 'entity', pred, 0.0)
+    # non-overlapping already (test_cfg.nonoverlap): every mask whole
+    assert list(decoded) == [m['id'] for m in pred['masks']]
+    with pytest.raises(ValueError, match='EntityCondInst models take no'):
+        inferencer(GOOD, prompt=np.ones((48, 64), bool))
+    with pytest.raises(ValueError, match='EntityCondInst models take no'):
+        inferencer.session(GOOD)

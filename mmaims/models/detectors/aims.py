@@ -188,8 +188,9 @@ class AIMS(BaseDetector):
       ``'coupled'`` (default, chosen by measurement, README "Speed"): the
       prompt's decoder and the decoders the TCM couples with it (entity ->
       parts: part and entity, without the relation decoder and its TCM);
-      ``'own'``: the prompt's decoder alone, without TCM. The outputs of the decoders not reported are never
-      used, but through the TCM they change the reported one: the choice
+      ``'own'``: the prompt's decoder alone, without TCM. The outputs of
+      the decoders not reported are never used, but through the TCM they
+      change the reported one: the choice
       is measured in README, "Speed". One-step inference always runs all
       decoders. The association module is skipped whenever no sample of
       the pass reports two levels (prompt mode never does).
