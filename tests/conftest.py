@@ -5,6 +5,7 @@ built from it, for the inference, demo and visualizer tests; the CPU
 CropFormer (configs/cropformer/cropformer_r18_synthetic.py) saved the same
 way, for the inference and demo tests."""
 import importlib.util
+import itertools
 import os.path as osp
 
 import pytest
@@ -77,3 +78,42 @@ def inferencer(tiny_checkpoint):
     from mmaims.apis import AIMSInferencer
     return AIMSInferencer(
         TINY_CONFIG, tiny_checkpoint, device='cpu', show_progress=False)
+
+
+_RUNNER_IDS = itertools.count()
+
+
+@pytest.fixture
+def tiny_synthetic_cfg(tmp_path):
+    """A factory: ``make(config, max_iters)`` loads a synthetic CPU config
+    (one whose data is the main job's, e.g. the entity models' ``*_r18_
+    synthetic.py``) and points it at a 12-image synthetic set generated in
+    ``tmp_path``, with batch 2, no workers, ``max_iters`` iterations, a
+    checkpoint at the end and a log line each iteration."""
+
+    def make(config: str, max_iters: int = 2) -> Config:
+        from mmaims.datasets.synthetic import make_synthetic_dataset
+        root = str(tmp_path / 'data') + '/'
+        if not osp.isdir(root):
+            make_synthetic_dataset(
+                root, num_images=12, num_val=4, seed=3, size=64)
+        cfg = Config.fromfile(config)
+        cfg.work_dir = str(tmp_path / 'work')
+        # mmengine keeps one instance per name: a fresh runner each time
+        cfg.experiment_name = f'tiny_synthetic_{next(_RUNNER_IDS)}'
+        train = cfg.train_dataloader
+        train.update(batch_size=2, num_workers=0, persistent_workers=False)
+        train.sampler.batch_size = 2
+        train.dataset.datasets[0].data_root = root
+        for loader in (cfg.val_dataloader, cfg.test_dataloader):
+            loader.update(
+                batch_size=2, num_workers=0, persistent_workers=False)
+            loader.dataset.data_root = root
+        for evaluator in (cfg.val_evaluator, cfg.test_evaluator):
+            evaluator.ann_file = root + 'annotations/val.json'
+        cfg.train_cfg.update(max_iters=max_iters, val_interval=1000)
+        cfg.default_hooks.checkpoint.interval = max_iters
+        cfg.default_hooks.logger.interval = 1
+        return cfg
+
+    return make

@@ -5,7 +5,6 @@ the baselines' CPU synthetic counterpart, which trains and predicts here on
 a tiny generated dataset. (Every config also loads and builds in
 tests/test_configs.py, Swin-L included.)"""
 import copy
-import itertools
 import os.path as osp
 
 import pytest
@@ -32,7 +31,6 @@ CROPFORMER = {
     for s in ('1x', '3x')
 }
 SYNTHETIC = 'mask2former_entity_r18_synthetic.py'
-_RUNNER_IDS = itertools.count()
 
 register_all_modules()
 
@@ -207,31 +205,9 @@ def test_swin_t_cropformer_takes_the_baseline_weights_and_predicts(load_tool):
     assert entities.masks.sum(0).max() <= 1  # non-overlapping
 
 
-def _tiny_synthetic_cfg(tmp_path):
-    from mmaims.datasets.synthetic import make_synthetic_dataset
-    root = str(tmp_path / 'data') + '/'
-    make_synthetic_dataset(root, num_images=12, num_val=4, seed=3, size=64)
-    cfg = _load(SYNTHETIC)
-    cfg.work_dir = str(tmp_path / 'work')
-    cfg.experiment_name = f'm2f_entity_synthetic_{next(_RUNNER_IDS)}'
-    train = cfg.train_dataloader
-    train.update(batch_size=2, num_workers=0, persistent_workers=False)
-    train.sampler.batch_size = 2
-    train.dataset.datasets[0].data_root = root
-    for loader in (cfg.val_dataloader, cfg.test_dataloader):
-        loader.update(batch_size=2, num_workers=0, persistent_workers=False)
-        loader.dataset.data_root = root
-    for evaluator in (cfg.val_evaluator, cfg.test_evaluator):
-        evaluator.ann_file = root + 'annotations/val.json'
-    cfg.train_cfg.update(max_iters=2, val_interval=1000)
-    cfg.default_hooks.checkpoint.interval = 2
-    cfg.default_hooks.logger.interval = 1
-    return cfg
-
-
-def test_synthetic_entity_baseline_trains_and_predicts(tmp_path):
+def test_synthetic_entity_baseline_trains_and_predicts(tiny_synthetic_cfg):
     from mmengine.runner import Runner
-    cfg = _tiny_synthetic_cfg(tmp_path)
+    cfg = tiny_synthetic_cfg(osp.join(CONFIG_DIR, SYNTHETIC))
     # the main job's data and schedule, the entity decoder alone
     assert tuple(cfg.model.decode_head.decoders) == ('entity', )
     assert cfg.train_dataloader.dataset.sample_types == (1, )

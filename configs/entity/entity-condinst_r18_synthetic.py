@@ -11,7 +11,7 @@
 #       --num-images 1000 --seed 0
 _base_ = [
     '../_base_/models/entity-condinst_r50_fpn.py',
-    '../_base_/datasets/aims_synthetic.py',
+    '../_base_/datasets/aims_synthetic_entity.py',
     '../_base_/schedules/schedule_synthetic_2k.py',
     '../_base_/default_runtime.py'
 ]
@@ -34,39 +34,6 @@ model = dict(
             num_stacked_convs=2,
             norm_cfg=dict(type='GN', num_groups=8))),
     test_cfg=dict(max_per_img=20))
-
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadHierarchicalAnnotations', levels=('entity', )),
-    dict(type='HierarchicalRandomFlip', prob=0.5),
-    dict(
-        type='RandomResize',
-        scale=_base_.image_size,
-        ratio_range=(0.8, 1.25),
-        resize_type='HierarchicalResize',
-        keep_ratio=True),
-    dict(
-        type='HierarchicalRandomCrop',
-        crop_size=_base_.image_size,
-        crop_type='absolute',
-        allow_negative_crop=False),
-    dict(type='FilterHierarchicalAnnotations', min_gt_mask_area=4),
-    dict(type='SampleTaskPrompt', supervise_all_levels=False),
-    dict(type='PackAIMSInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadHierarchicalAnnotations', levels=('entity', )),
-    dict(type='HierarchicalResize', scale=_base_.image_size, keep_ratio=True),
-    dict(type='SampleTaskPrompt', default_sample_type=0),
-    dict(type='PackAIMSInputs'),
-]
-train_dataloader = dict(
-    dataset=dict(sample_types=(1, ), pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
-test_dataloader = val_dataloader
-val_evaluator = dict(drill_down=False)
-test_evaluator = val_evaluator
 
 default_hooks = dict(
     logger=dict(type='AIMSLoggerHook', interval=20),

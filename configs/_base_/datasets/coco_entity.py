@@ -13,67 +13,22 @@
 # Every image is trained as a full image (sample type 1) with its entity
 # level only. Multi-scale training: short side 640-800 step 32, long side
 # <= 1333, flips (Sec. 6.2); single-scale testing at 800 / 1333.
-dataset_type = 'HierarchicalCocoDataset'
-data_root = 'data/'
-backend_args = None
-
-train_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=backend_args),
-    dict(type='LoadHierarchicalAnnotations', levels=('entity', )),
-    dict(type='HierarchicalRandomFlip', prob=0.5),
-    dict(
-        type='RandomChoiceResize',
-        scales=[(1333, short) for short in range(640, 801, 32)],
-        resize_type='HierarchicalResize',
-        keep_ratio=True),
-    dict(type='FilterHierarchicalAnnotations', min_gt_mask_area=16),
-    dict(type='SampleTaskPrompt', supervise_all_levels=False),
-    dict(type='PackAIMSInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=backend_args),
-    dict(type='LoadHierarchicalAnnotations', levels=('entity', )),
-    dict(type='HierarchicalResize', scale=(1333, 800), keep_ratio=True),
-    dict(type='SampleTaskPrompt', default_sample_type=0),
-    dict(type='PackAIMSInputs'),
-]
-
+# The data pipelines and loaders are those of EntitySeg (entityseg.py,
+# the same recipe); only the files change.
+_base_ = './entityseg.py'
 
 coco_train = dict(
-    type=dataset_type,
-    data_root=data_root,
+    type=_base_.dataset_type,
+    data_root=_base_.data_root,
     ann_file='aims/coco_train.json',
     data_prefix=dict(img=''),
     filter_cfg=dict(filter_empty_gt=True, min_size=32),
     pipeline=[],
-    backend_args=backend_args)
-train_dataloader = dict(
-    batch_size=2,
-    num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='TaskBalancedSampler', batch_size=2),
-    dataset=dict(
-        type='AIMSTaskDataset',
-        datasets=[coco_train],
-        sample_types=(1, ),
-        pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='aims/coco_val.json',
-        data_prefix=dict(img=''),
-        test_mode=True,
-        pipeline=test_pipeline,
-        backend_args=backend_args))
+    backend_args=_base_.backend_args)
+train_dataloader = dict(dataset=dict(datasets=[coco_train]))
+val_dataloader = dict(dataset=dict(ann_file='aims/coco_val.json'))
 test_dataloader = val_dataloader
 
 # aims/entity_mAP_nonoverlap is AP^e (Table 2's AP^m_e), with _50 / _75
-val_evaluator = dict(
-    type='FederatedMetric', ann_file=data_root + 'aims/coco_val.json')
+val_evaluator = dict(ann_file=_base_.data_root + 'aims/coco_val.json')
 test_evaluator = val_evaluator

@@ -4,12 +4,10 @@ trains 2 iterations on a tiny generated synthetic set (CropFormerViews ->
 PackCropFormerInputs -> CropFormerDataPreprocessor -> CropFormer) and
 predicts with the crop ensemble."""
 import copy
-import itertools
 import os.path as osp
 
 import numpy as np
 import torch
-from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 
 from mmaims.registry import METRICS
@@ -18,36 +16,13 @@ from mmaims.utils import register_all_modules
 REPO = osp.dirname(
     osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 CONFIG = osp.join(REPO, 'configs', 'cropformer', 'cropformer_r18_synthetic.py')
-_RUNNER_IDS = itertools.count()
 
 register_all_modules()
 
 
-def _tiny_cfg(tmp_path):
-    from mmaims.datasets.synthetic import make_synthetic_dataset
-    root = str(tmp_path / 'data') + '/'
-    make_synthetic_dataset(root, num_images=12, num_val=4, seed=3, size=64)
-    cfg = Config.fromfile(CONFIG)
-    cfg.work_dir = str(tmp_path / 'work')
-    cfg.experiment_name = f'cropformer_synthetic_{next(_RUNNER_IDS)}'
-    train = cfg.train_dataloader
-    train.update(batch_size=2, num_workers=0, persistent_workers=False)
-    train.sampler.batch_size = 2
-    train.dataset.datasets[0].data_root = root
-    for loader in (cfg.val_dataloader, cfg.test_dataloader):
-        loader.update(batch_size=2, num_workers=0, persistent_workers=False)
-        loader.dataset.data_root = root
-    for evaluator in (cfg.val_evaluator, cfg.test_evaluator):
-        evaluator.ann_file = root + 'annotations/val.json'
-    cfg.train_cfg.update(max_iters=2, val_interval=1000)
-    cfg.default_hooks.checkpoint.interval = 2
-    cfg.default_hooks.logger.interval = 1
-    return cfg
-
-
-def test_cropformer_trains_and_predicts(tmp_path):
+def test_cropformer_trains_and_predicts(tiny_synthetic_cfg):
     from mmengine.runner import Runner
-    cfg = _tiny_cfg(tmp_path)
+    cfg = tiny_synthetic_cfg(CONFIG)
     runner = Runner.from_cfg(cfg)
 
     runner.train()
@@ -128,12 +103,13 @@ def test_cropformer_trains_and_predicts(tmp_path):
         assert 0.0 <= metrics[key] <= 1.0, (key, metrics[key])
 
 
-def test_table7_variants_choose_decoder_and_views(tmp_path, monkeypatch):
+def test_table7_variants_choose_decoder_and_views(tiny_synthetic_cfg,
+                                                  monkeypatch):
     """test_cfg decoder / views: what each variant encodes and fuses."""
     import pytest
     from mmaims.models.detectors import crop_former
     from mmaims.registry import DATASETS, MODELS
-    cfg = _tiny_cfg(tmp_path)
+    cfg = tiny_synthetic_cfg(CONFIG)
     dataset = DATASETS.build(cfg.test_dataloader.dataset)
     batch = pseudo_collate([dataset[0], dataset[1]])
     model = MODELS.build(cfg.model).eval()

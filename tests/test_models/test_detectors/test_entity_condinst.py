@@ -3,13 +3,11 @@
 configs/entity/entity-condinst_r18_synthetic.py and its CondInst baseline
 train a few iterations and predict non-overlapping entities that
 FederatedMetric scores."""
-import itertools
 import os.path as osp
 
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
 
 from mmaims.registry import METRICS
 from mmaims.utils import register_all_modules
@@ -17,40 +15,17 @@ from mmaims.utils import register_all_modules
 REPO = osp.dirname(
     osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 CONFIGS = osp.join(REPO, 'configs', 'entity')
-_RUNNER_IDS = itertools.count()
 
 register_all_modules()
-
-
-def _tiny_cfg(tmp_path, name):
-    from mmaims.datasets.synthetic import make_synthetic_dataset
-    root = str(tmp_path / 'data') + '/'
-    make_synthetic_dataset(root, num_images=12, num_val=4, seed=3, size=64)
-    cfg = Config.fromfile(osp.join(CONFIGS, name))
-    cfg.work_dir = str(tmp_path / 'work')
-    cfg.experiment_name = f'entity_{next(_RUNNER_IDS)}'
-    train = cfg.train_dataloader
-    train.update(batch_size=2, num_workers=0, persistent_workers=False)
-    train.sampler.batch_size = 2
-    train.dataset.datasets[0].data_root = root
-    for loader in (cfg.val_dataloader, cfg.test_dataloader):
-        loader.update(batch_size=2, num_workers=0, persistent_workers=False)
-        loader.dataset.data_root = root
-    for evaluator in (cfg.val_evaluator, cfg.test_evaluator):
-        evaluator.ann_file = root + 'annotations/val.json'
-    cfg.train_cfg.update(max_iters=3, val_interval=1000)
-    cfg.default_hooks.checkpoint.interval = 3
-    cfg.default_hooks.logger.interval = 1
-    return cfg
 
 
 @pytest.mark.parametrize('name, bank', [
     ('entity-condinst_r18_synthetic.py', True),
     ('condinst_r18_synthetic.py', False),
 ])
-def test_entity_framework_trains_and_predicts(tmp_path, name, bank):
+def test_entity_framework_trains_and_predicts(tiny_synthetic_cfg, name, bank):
     from mmengine.runner import Runner
-    cfg = _tiny_cfg(tmp_path, name)
+    cfg = tiny_synthetic_cfg(osp.join(CONFIGS, name), max_iters=3)
     runner = Runner.from_cfg(cfg)
     runner.train()
     logged = set(runner.message_hub.log_scalars)
