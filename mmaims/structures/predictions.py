@@ -109,7 +109,10 @@ def sample_level_predictions(sample) -> Dict[str, dict]:
 
     Returns:
         dict[str, dict]: Per level present, ``masks`` (as stored: tensor,
-        array, ``BitmapMasks`` or RLE list) and ``scores`` (``N`` float64).
+        array, ``BitmapMasks`` or RLE list), ``scores`` (``N`` float64)
+        and, when the level's instances carry them, ``mask_scores`` (``N``
+        float64: each mask's mean probability over its pixels, e.g.
+        CropFormer's, for re-scoring; docs/formats.md section 2).
     """
     out = {}
     for level, field in PRED_FIELDS.items():
@@ -127,6 +130,15 @@ def sample_level_predictions(sample) -> Dict[str, dict]:
             raise ValueError(f'image id {_image_id(sample)}: {field} has '
                              f'{num} masks but {len(scores)} scores')
         out[level] = dict(masks=masks, scores=scores)
+        mask_scores = _get(inst, 'mask_scores')
+        if mask_scores is not None:
+            mask_scores = _to_numpy(mask_scores).astype(
+                np.float64).reshape(-1)
+            if len(mask_scores) != num:
+                raise ValueError(f'image id {_image_id(sample)}: {field} '
+                                 f'has {num} masks but {len(mask_scores)} '
+                                 'mask_scores')
+            out[level]['mask_scores'] = mask_scores
     return out
 
 
@@ -256,8 +268,9 @@ def samples_to_predictions(data_samples: Sequence, start_id: int = 1) -> dict:
                         f'{list(shape[:2])}')
             ids[level] = np.arange(next_id, next_id + len(rles))
             next_id += len(rles)
-            for mask_id, rle, score in zip(ids[level].tolist(), rles,
-                                           preds['scores'].tolist()):
+            mask_scores = preds.get('mask_scores')
+            for row, (mask_id, rle, score) in enumerate(
+                    zip(ids[level].tolist(), rles, preds['scores'].tolist())):
                 masks.append(
                     dict(
                         id=mask_id,
@@ -265,6 +278,8 @@ def samples_to_predictions(data_samples: Sequence, start_id: int = 1) -> dict:
                         level=level,
                         segmentation=rle,
                         score=score))
+                if mask_scores is not None:
+                    masks[-1]['mask_score'] = float(mask_scores[row])
         for link_type, link in sample_link_predictions(sample).items():
             parent, child = _LINK_LEVELS[link_type]
             parent_ids = _rows_to_ids(
@@ -473,6 +488,10 @@ def validate_predictions(predictions: dict,
         if not _is_score(mask['score']):
             raise ValueError(f'{where}: score must be a finite number, got '
                              f'{mask["score"]!r}')
+        if 'mask_score' in mask and not (_is_score(mask['mask_score'])
+                                         and 0 <= mask['mask_score'] <= 1):
+            raise ValueError(f'{where}: mask_score must be a number in '
+                             f'[0, 1], got {mask["mask_score"]!r}')
         prompt_id = mask.get('prompt_id')
         if prompt_id is not None:
             _check_int(prompt_id, 'prompt_id', where)

@@ -2,14 +2,16 @@
 """Score a prediction file against a hierarchical COCO annotation file.
 
     python tools/analysis_tools/eval_predictions.py GT.json PRED.json \
-        [--out metrics.json]
+        [--out metrics.json] [--rescore]
 
 ``GT.json`` is docs/formats.md section 1, ``PRED.json`` section 2 (what
 ``tools/test.py --out`` writes, or any other system's masks, e.g. Segment
 Anything, written in that format). Every image of ``GT.json`` is evaluated;
 an image without predictions counts as predicting nothing. The metric table
 is printed and, with ``--out``, the metric dict (keys ``aims/...``,
-unrounded fractions) is written as JSON.
+unrounded fractions) is written as JSON. ``--rescore`` multiplies every
+one-step mask's ``score`` by its ``mask_score`` first (CropFormer's released
+protocol, docs/formats.md section 3).
 
 Drill-down (docs/formats.md section 3) is scored too, unless
 ``--no-drill-down``: the one-step reference (``restricted_*``) always, and
@@ -29,7 +31,8 @@ import sys
 from mmaims.evaluation.functional import (FederatedGroundTruth,
                                           evaluate_federated,
                                           format_metric_table,
-                                          group_predictions)
+                                          group_predictions,
+                                          rescore_predictions)
 from mmaims.structures import DRILL_DOWN_PROMPT_TYPES, load_predictions
 from mmaims.utils.file_io import dump_json
 
@@ -57,6 +60,11 @@ def parse_args(argv=None):
         action='store_true',
         help='skip the drill-down keys')
     parser.add_argument(
+        '--rescore',
+        action='store_true',
+        help='multiply each mask score by its "mask_score" (every one-step '
+        'mask needs one) before scoring')
+    parser.add_argument(
         '--no-progress', action='store_true', help='hide the progress bar')
     return parser.parse_args(argv)
 
@@ -64,7 +72,8 @@ def parse_args(argv=None):
 def evaluate_files(gt_file: str,
                    pred_file: str,
                    show_progress: bool = True,
-                   drill_down: bool = True) -> dict:
+                   drill_down: bool = True,
+                   rescore: bool = False) -> dict:
     """Metric dict (keys with the ``aims/`` prefix) of a prediction file."""
     for path in (gt_file, pred_file):
         if not osp.isfile(path):
@@ -75,9 +84,12 @@ def evaluate_files(gt_file: str,
     if len(tags) > 1:
         raise ValueError(f'{pred_file}: prompts with different '
                          f'perturbations {sorted(tags)}')
+    grouped = group_predictions(predictions)
+    if rescore:
+        grouped = rescore_predictions(grouped)
     metrics = evaluate_federated(
         gt,
-        group_predictions(predictions),
+        grouped,
         show_progress=show_progress,
         drill_down=drill_down,
         prompted='prompts' in predictions,
@@ -122,7 +134,7 @@ def main(argv=None) -> int:
         return 1
     try:
         metrics = evaluate_files(args.gt, args.pred, not args.no_progress,
-                                 not args.no_drill_down)
+                                 not args.no_drill_down, args.rescore)
     except (ValueError, FileNotFoundError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1

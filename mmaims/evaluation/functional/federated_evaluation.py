@@ -147,11 +147,53 @@ def group_predictions(predictions: dict) -> Dict[int, dict]:
 
 
 def _level_arrays(items: Sequence[dict]) -> dict:
-    """``rles``, ``scores`` and ``ids`` of prediction-file masks."""
-    return dict(
+    """``rles``, ``scores`` and ``ids`` of prediction-file masks, and
+    ``mask_scores`` when every mask has a ``mask_score``."""
+    out = dict(
         rles=[m['segmentation'] for m in items],
         scores=np.array([m['score'] for m in items], dtype=np.float64),
         ids=np.array([m['id'] for m in items], dtype=np.int64))
+    if items and all('mask_score' in m for m in items):
+        out['mask_scores'] = np.array([m['mask_score'] for m in items],
+                                      dtype=np.float64)
+    return out
+
+
+def rescore_predictions(predictions: Dict[int, dict]) -> Dict[int, dict]:
+    """Image predictions whose one-step mask scores are multiplied by
+    their ``mask_scores`` (re-scoring, as CropFormer's released protocol:
+    docs/formats.md section 3).
+
+    Args:
+        predictions (dict[int, dict]): Image predictions (module
+            docstring), every level's masks with ``mask_scores``.
+
+    Returns:
+        dict[int, dict]: New image predictions; a precomputed
+        ``nonoverlap`` is dropped (it is recomputed from the new scores).
+
+    Raises:
+        ValueError: A level of an image has masks without mask scores.
+    """
+    out = {}
+    for img_id, image in predictions.items():
+        image = dict(image, masks=dict(image.get('masks', {})))
+        image.pop('nonoverlap', None)
+        for level, preds in image['masks'].items():
+            if not len(preds['scores']):
+                continue
+            if preds.get('mask_scores') is None:
+                raise ValueError(
+                    f'image id {img_id}: re-scoring needs a mask score for '
+                    f'every {level} mask (mask_score in the prediction '
+                    'file, pred_instances.mask_scores in a data sample); '
+                    'this model gives none')
+            image['masks'][level] = dict(
+                preds,
+                scores=np.asarray(preds['scores'], dtype=np.float64) *
+                preds['mask_scores'])
+        out[img_id] = image
+    return out
 
 
 def _check_image(image_gt, preds: dict) -> None:

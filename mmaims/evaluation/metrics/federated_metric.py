@@ -12,7 +12,7 @@ from mmaims.structures.predictions import (masks_to_numpy, masks_to_rles,
                                            sample_prompted_predictions)
 from ..functional import (FederatedGroundTruth, evaluate_federated,
                           format_metric_table, make_disjoint_masks,
-                          make_disjoint_rles)
+                          make_disjoint_rles, rescore_predictions)
 
 
 @METRICS.register_module()
@@ -67,10 +67,19 @@ class FederatedMetric(BaseMetric):
     predicts on them (:class:`mmaims.models.AIMS`) and this metric scores
     them.
 
+    With ``rescore=True`` every one-step mask's score is multiplied by
+    its mask score (``pred_instances.mask_scores``: CropFormer's mean
+    probability over the mask's pixels) before anything is scored: the
+    released CropFormer protocol (docs/formats.md section 3). Two metrics
+    in ``test_evaluator`` (one with ``rescore=True`` and another
+    ``prefix``) report AP^e with and without it in one run.
+
     Args:
         ann_file (str): Hierarchical COCO annotation file (docs/formats.md
             section 1) holding the GT.
         drill_down (bool): Score the drill-down prompts. Defaults to False.
+        rescore (bool): Re-score the masks by their mask scores (a model
+            without them is an error). Defaults to False.
         collect_device (str): Device used to collect results across ranks,
             ``'cpu'`` or ``'gpu'``. Defaults to ``'cpu'``.
         prefix (str, optional): Key prefix. Defaults to ``'aims'``.
@@ -81,12 +90,14 @@ class FederatedMetric(BaseMetric):
     def __init__(self,
                  ann_file: str,
                  drill_down: bool = False,
+                 rescore: bool = False,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
                  backend_args: Optional[dict] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.ann_file = ann_file
         self.drill_down = drill_down
+        self.rescore = rescore
         self.backend_args = backend_args
         self.gt = FederatedGroundTruth.from_file(ann_file, backend_args)
 
@@ -134,6 +145,8 @@ class FederatedMetric(BaseMetric):
             # the order samples_to_predictions numbers masks in.
             masks[level] = dict(
                 rles=rles, scores=scores, ids=np.arange(len(rles)))
+            if 'mask_scores' in preds:
+                masks[level]['mask_scores'] = preds['mask_scores']
             nonoverlap[level] = dict(rles=disjoint, scores=scores[keep])
         predictions = dict(
             masks=masks,
@@ -207,8 +220,12 @@ class FederatedMetric(BaseMetric):
                 logger.info('drill-down: the model predicted no prompt '
                             '(it has no mask prompt encoder); only the '
                             'one-step reference (restricted_*) is scored')
+        if self.rescore:
+            predictions = rescore_predictions(predictions)
         logger.info(f'Evaluating {len(predictions)} images against '
-                    f'{self.ann_file}...')
+                    f'{self.ann_file}' +
+                    (' (re-scored by mask scores)' if self.rescore else '') +
+                    '...')
         metrics = evaluate_federated(
             self.gt,
             predictions,

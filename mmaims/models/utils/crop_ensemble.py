@@ -172,8 +172,11 @@ def merge_crop_predictions(full_probs: Tensor,
     Returns:
         :obj:`InstanceData`: ``masks`` (bool (M, H, W)), ``scores`` (M,),
         ``labels`` (int64 zeros), ``bboxes`` (float32 (M, 4), xyxy, from the
-        masks) and ``query_index`` (int64 (M,), the entity's row in the
-        inputs), sorted by decreasing final score.
+        masks), ``query_index`` (int64 (M,), the entity's row in the
+        inputs) and ``mask_scores`` (M,: the mean fused probability over
+        the mask's pixels, the factor of the re-scoring, so that
+        ``FederatedMetric(rescore=True)`` can apply it to an output that
+        was not re-scored), sorted by decreasing final score.
     """
     scores = torch.as_tensor(scores, device=full_probs.device).float()
     if scores.dim() != 1 or scores.numel() != full_probs.shape[0]:
@@ -200,15 +203,18 @@ def merge_crop_predictions(full_probs: Tensor,
     binary, fused = binary[keep], fused[keep]
     scores, query_index = scores[keep], query_index[keep]
 
-    if rescore and len(scores):
-        area = binary.flatten(1).sum(1)
-        mean_prob = (fused * binary).flatten(1).sum(1) / area
-        scores = scores * mean_prob
+    # each entity's mean fused probability over the pixels it kept (all
+    # kept entities are non-empty)
+    area = binary.flatten(1).sum(1).clamp(min=1)
+    mask_scores = (fused * binary).flatten(1).sum(1) / area
+    if rescore:
+        scores = scores * mask_scores
     keep = scores > score_thr
-    binary, scores, query_index = binary[keep], scores[keep], query_index[keep]
+    binary, scores = binary[keep], scores[keep]
+    query_index, mask_scores = query_index[keep], mask_scores[keep]
     order = scores.argsort(descending=True, stable=True)
-    binary, scores, query_index = binary[order], scores[order], query_index[
-        order]
+    binary, scores = binary[order], scores[order]
+    query_index, mask_scores = query_index[order], mask_scores[order]
 
     instances = InstanceData()
     instances.masks = binary
@@ -216,4 +222,5 @@ def merge_crop_predictions(full_probs: Tensor,
     instances.labels = torch.zeros_like(query_index)
     instances.bboxes = mask_bboxes(binary)
     instances.query_index = query_index
+    instances.mask_scores = mask_scores
     return instances

@@ -115,3 +115,57 @@ def test_image_dir_size_check(tmp_path):
     big.unlink()
     with pytest.raises(ConversionError, match='does not exist'):
         convert_entityseg(ANN, out, img_dir=str(tmp_path / 'imgs'))
+
+
+def test_low_and_full_resolution_files_are_both_evaluable(tmp_path):
+    """EntitySeg ships every annotation twice: ``_lr`` (short side 800)
+    and full resolution. Here the fixture plays the ``_lr`` file and its
+    x2 nearest-neighbour upsampling the full-resolution one; both convert,
+    and the same predictions, at each file's size, score the same AP and
+    AP^e (IoUs do not change under an exact x2 upsampling)."""
+    from mmaims.evaluation.functional import (FederatedGroundTruth,
+                                              evaluate_federated,
+                                              group_predictions)
+    from mmaims.structures import encode_mask
+    src = json.load(open(ANN))
+    high = json.loads(json.dumps(src))
+    sizes = {img['id']: (img['height'], img['width']) for img in src['images']}
+    for img in high['images']:
+        img['height'], img['width'] = img['height'] * 2, img['width'] * 2
+    for ann in high['annotations']:
+        if not ann.get('segmentation'):
+            continue
+        mask = decode_rle(to_rle(ann['segmentation'], *sizes[ann['image_id']]))
+        ann['segmentation'] = encode_mask(mask.repeat(2, 0).repeat(2, 1))
+        if 'bbox' in ann:
+            ann['bbox'] = [v * 2 for v in ann['bbox']]
+        if 'area' in ann:
+            ann['area'] = ann['area'] * 4
+    high_ann = tmp_path / 'entityseg_sample_hr.json'
+    high_ann.write_text(json.dumps(high))
+    results = []
+    for ann_file, factor in ((ANN, 1), (str(high_ann), 2)):
+        out = str(tmp_path / f'es_{factor}.json')
+        convert_entityseg(ann_file, out, img_prefix='entityseg/')
+        gt_dict = json.load(open(out))
+        gt = FederatedGroundTruth(gt_dict)
+        # predictions: each GT entity shifted by 4 (low-res) pixels, and
+        # random scores; the same at both resolutions
+        rng = np.random.default_rng(0)
+        masks = []
+        for i, ann in enumerate(gt_dict['annotations']):
+            mask = np.roll(decode_rle(ann['segmentation']), 4 * factor, 1)
+            masks.append(
+                dict(
+                    id=i + 1,
+                    image_id=ann['image_id'],
+                    level='entity',
+                    segmentation=encode_mask(mask),
+                    score=float(rng.random())))
+        results.append(
+            evaluate_federated(gt, group_predictions(dict(masks=masks))))
+    low, full = results
+    for key in ('entity_mAP', 'entity_mAP_nonoverlap',
+                'entity_mAP_nonoverlap_50', 'entity_mAP_nonoverlap_75'):
+        assert 0 < low[key] < 1
+        assert full[key] == pytest.approx(low[key], abs=1e-12), key
