@@ -264,3 +264,33 @@ def test_mask2former_weights_initialise_the_whole_entity_model(load_tool):
     assert report['kept'] == len(model.state_dict())
     missing, unexpected = model.load_state_dict(converted, strict=True)
     assert not missing and not unexpected
+
+
+def test_thin_study_pair_has_one_budget_and_one_full_view():
+    """CropFormer's CPU evidence: the baseline and CropFormer train on the
+    same thin-structure data with the same budget, and the baseline's
+    training view is CropFormer's full view."""
+    base = Config.fromfile(
+        osp.join(CONFIG_DIR, 'mask2former_entity_r18_thin.py'))
+    crop = Config.fromfile(osp.join(CONFIG_DIR, 'cropformer_r18_thin.py'))
+    for key in ('train_cfg', 'param_scheduler', 'optim_wrapper',
+                'val_evaluator', 'randomness'):
+        assert base[key] == crop[key], key
+    for loader in ('train_dataloader', 'val_dataloader'):
+        b, c = base[loader], crop[loader]
+        assert b.batch_size == c.batch_size
+        b_sets = b.dataset.get('datasets', [b.dataset])
+        c_sets = c.dataset.get('datasets', [c.dataset])
+        assert [d.data_root for d in b_sets] == [
+            d.data_root for d in c_sets
+        ] == ['data/aims_thin/']
+    [resize] = [
+        t for t in base.train_dataloader.dataset.pipeline
+        if t.type == 'HierarchicalResize'
+    ]
+    [views] = [
+        t for t in crop.train_dataloader.dataset.pipeline
+        if t.type == 'CropFormerViews'
+    ]
+    assert tuple(resize.scale) == tuple(views.scale) and resize.keep_ratio
+    assert base.train_cfg.max_iters == 1000

@@ -15,6 +15,14 @@ the measured unannotated fraction of each source::
 
     python tools/misc/make_synthetic_dataset.py data/aims_synthetic_table1 \
         --profile table1 --num-images 1000 --size 96 --seed 0
+
+``--profile thin`` writes high-resolution entity scenes with thin
+structures (railings, lattices, wires;
+:mod:`mmaims.datasets.synthetic_thin`, CropFormer's CPU evidence in
+``docs/cropformer.md``)::
+
+    python tools/misc/make_synthetic_dataset.py data/aims_thin \
+        --profile thin --num-images 600 --size 256 --seed 0
 """
 import argparse
 import time
@@ -23,6 +31,7 @@ from mmaims.datasets.synthetic import (SOURCES, VAL_SOURCES,
                                        make_synthetic_dataset)
 from mmaims.datasets.synthetic_table1 import (ALL_TABLE1_SOURCES,
                                               make_table1_dataset)
+from mmaims.datasets.synthetic_thin import make_thin_dataset
 
 
 def parse_args() -> argparse.Namespace:
@@ -39,11 +48,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--seed', type=int, default=0, help='random seed')
     parser.add_argument(
         '--profile',
-        choices=('default', 'table1'),
+        choices=('default', 'table1', 'thin'),
         default='default',
         help='default: the main job\'s four sources; table1: five sources '
-        'with the annotation inconsistency of the paper\'s Table 1 '
-        '(--train-sources / --val-sources do not apply)')
+        'with the annotation inconsistency of the paper\'s Table 1; thin: '
+        'high-resolution entity scenes with thin structures (give --size '
+        '256); --train-sources / --val-sources apply to default only')
     parser.add_argument(
         '--size', type=int, default=128, help='image side in pixels')
     parser.add_argument(
@@ -82,6 +92,17 @@ def main() -> None:
             print(f'  {source:14s} {100 * value:5.1f} % / '
                   f'{100 * target:5.1f} %')
         print(f'wrote {paths["train"]} and {paths["val"]} '
+              f'in {time.time() - start:.1f} s')
+        return
+    if args.profile == 'thin':
+        paths = make_thin_dataset(
+            args.out_dir,
+            num_images=args.num_images,
+            num_val=args.num_val,
+            seed=args.seed,
+            size=args.size,
+            progress=not args.no_progress)
+        print(f'\nwrote {paths["train"]} and {paths["val"]} '
               f'in {time.time() - start:.1f} s')
         return
     paths = make_synthetic_dataset(
