@@ -158,8 +158,8 @@ def make_thin_dataset(out_dir: str,
         num_val = max(2, num_images // 6)
     paths = {}
     image_id = ann_id = 1
-    for split_index, (split, count) in enumerate(
-        (('train', num_images), ('val', num_val))):
+    splits = (('train', num_images), ('val', num_val))
+    for split_index, (split, count) in enumerate(splits):
 
         def draw(i, first_image_id, first_ann_id, file_name):
             rng = np.random.default_rng([seed, split_index, i, 7])
