@@ -42,7 +42,7 @@ import numpy as np
 import mmaims
 from mmaims.apis import AIMSInferencer
 from mmaims.apis.inputs import load_prompt
-from mmaims.apis.outputs import check_decoder
+from mmaims.apis.outputs import check_decoder, check_promptable
 from mmaims.structures import (ENTITY, LEVELS, PART, RELATION, build_hierarchy,
                                decode_rle, hierarchy_edges)
 from mmaims.structures.prompt_geometry import fit_prompt
@@ -174,12 +174,23 @@ class DrillDownApp:
             every mask). Defaults to 0.3.
         out_dir (str, optional): Folder of the downloads. Defaults to a new
             temporary folder.
+
+    Raises:
+        ValueError: The inferencer's model is not an AIMS model (CropFormer
+            and the entity framework have no drill-down: use
+            ``demo/image_demo.py`` for their one-step output).
     """
 
     def __init__(self,
                  inferencer: AIMSInferencer,
                  score_thr: float = 0.3,
                  out_dir: Optional[str] = None) -> None:
+        try:
+            check_promptable(inferencer.model)
+        except ValueError as e:
+            raise ValueError(f'the drill-down page needs an AIMS model: {e}; '
+                             'demo/image_demo.py writes their one-step '
+                             'output') from e
         self.inferencer = inferencer
         self.score_thr = float(score_thr)
         self.out_dir = out_dir or tempfile.mkdtemp(prefix='mmaims_webui_')

@@ -422,3 +422,15 @@ def test_page_builds(webui, app):
         'drill-image', 'drill-result', 'brush', 'mask-upload', 'box',
         'prompt-decoder', 'export', 'downloads', 'status'
     }
+
+
+def test_page_refuses_a_model_without_drill_down(webui, cropformer_checkpoint):
+    """CropFormer (and the entity framework) take no prompt: the page says
+    so when it is built, not at the first image."""
+    from mmaims.apis import AIMSInferencer
+    config = osp.join(REPO, 'configs', 'cropformer',
+                      'cropformer_r18_synthetic.py')
+    inferencer = AIMSInferencer(
+        config, cropformer_checkpoint, device='cpu', show_progress=False)
+    with pytest.raises(ValueError, match='page needs an AIMS model'):
+        webui.DrillDownApp(inferencer)
