@@ -251,9 +251,12 @@ class EntityMaskHead(CondInstMaskHead):
                      positive_infos: InstanceList,
                      valid_regions: Optional[List[Optional[Tensor]]] = None,
                      **kwargs) -> dict:
-        """Dice of every path (eq. 1) and the overlap suppression loss
-        (eq. 4), averaged over the positives of the batch as mmdet's
-        CondInst averages its Dice.
+        """Dice of every path (eq. 1), averaged over the positives of the
+        batch as mmdet's CondInst averages its Dice, and the overlap
+        suppression loss (eq. 4), averaged over the clusters (entities) of
+        the batch: one Dice per representative mask, so that it weighs like
+        one mask's Dice in eq. 5 whatever the number of kernels per
+        entity.
 
         Args:
             mask_preds (list[Tensor]): Per image, :meth:`forward_single`'s
@@ -273,7 +276,7 @@ class EntityMaskHead(CondInstMaskHead):
             valid_regions = [None] * len(mask_preds)
         dice_sums = [0.] * num_paths
         overlap_sum = 0.
-        total_pos = 0
+        total_pos = total_clusters = 0
         for mask_pred, gt_instances, positive_info, region in zip(
                 mask_preds, batch_gt_instances, positive_infos, valid_regions):
             if num_paths == 1:
@@ -298,6 +301,7 @@ class EntityMaskHead(CondInstMaskHead):
                 dice_sums[p] = dice_sums[p] + self.loss_mask(
                     mask_pred[:, p], targets, reduction_override='none').sum()
             if self.loss_overlap is not None:
+                total_clusters += len(gt_inds[selected].unique())
                 overlap_sum = overlap_sum + self._overlap_loss(
                     mask_pred[:, -1], gt_inds[selected], gt_instances, region)
         total_pos = max(total_pos, 1)
@@ -308,7 +312,7 @@ class EntityMaskHead(CondInstMaskHead):
                 losses[f'loss_mask_path{p + 1}'] = \
                     dice_sums[p] * self.path_weights[p] / total_pos
         if self.loss_overlap is not None:
-            losses['loss_overlap'] = overlap_sum / total_pos
+            losses['loss_overlap'] = overlap_sum / max(total_clusters, 1)
         return losses
 
     def _overlap_loss(self, logits: Tensor, gt_inds: Tensor,
@@ -316,7 +320,7 @@ class EntityMaskHead(CondInstMaskHead):
                       region: Optional[Tensor]) -> Tensor:
         """Overlap suppression of one image: clusters are the kernels of
         each entity; summed over its entities (the caller averages over
-        the positives of the batch, as the Dice)."""
+        the clusters of the batch)."""
         start = int(self.mask_out_stride // 2)
         stride = self.mask_out_stride
         entities = gt_inds.unique()
