@@ -78,3 +78,24 @@ def test_paper_recipes():
     swin_l = _load('entity-condinst_swin-l_fpn_8xb2-3x_coco-ade20k-entity.py')
     assert swin_l.model.neck.in_channels == [192, 384, 768, 1536]
     assert swin_l.train_cfg.max_iters == 270000
+
+
+def test_training_without_weights_is_stopped_unless_on_purpose():
+    """TrainSetupCheckHook guards the entity framework as it guards AIMS:
+    the R-50 config without its ImageNet init_cfg has no weights; the CPU
+    config trains from scratch on purpose (trainable norms, no residual
+    block starting as the identity)."""
+    from mmaims.engine.hooks.train_setup_check_hook import initial_weights
+    from mmaims.registry import MODELS
+    from mmaims.utils import register_all_modules
+    register_all_modules()
+    cfg = _load('entity-condinst_r50_fpn_8xb2-1x_coco-entity.py')
+    cfg.model.backbone.init_cfg = None
+    model = MODELS.build(cfg.model)
+    assert model.from_scratch is False
+    assert initial_weights(model, None, False) is None
+    scratch = MODELS.build(_load('entity-condinst_r18_synthetic.py').model)
+    assert scratch.from_scratch is True
+    assert 'random weights' in initial_weights(scratch, None, False)
+    assert scratch.backbone.zero_init_residual is False
+    assert scratch.backbone.norm_eval is False

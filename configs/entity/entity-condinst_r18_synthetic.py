@@ -17,13 +17,10 @@ _base_ = [
 ]
 
 model = dict(
-    # from scratch, as the main job: trainable BatchNorm, no ImageNet
-    backbone=dict(
-        depth=18,
-        base_channels=32,
-        frozen_stages=-1,
-        norm_eval=False,
-        init_cfg=None),
+    # from scratch, as the main job: no ImageNet weights, trainable
+    # BatchNorm, no zero-initialised residual block
+    from_scratch=True,
+    backbone=dict(depth=18, base_channels=32, frozen_stages=-1),
     neck=dict(in_channels=[32, 64, 128, 256], out_channels=64),
     bbox_head=dict(in_channels=64, stacked_convs=2, feat_channels=64),
     mask_head=dict(

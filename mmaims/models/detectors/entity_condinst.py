@@ -8,6 +8,7 @@ from torch import Tensor
 
 from mmaims.registry import MODELS
 from ..seg_heads import make_nonoverlap
+from .aims import scratch_backbone_cfg
 
 
 @MODELS.register_module()
@@ -32,11 +33,26 @@ class EntityCondInst(CondInst):
     ``AIMSDataPreprocessor``): ``gt_instances`` are the entities, crowd
     entities (``ignored_instances``) are not targets, and the
     ``valid_region`` reaches the overlap suppression loss.
+
+    Args:
+        from_scratch (bool): Train the backbone from random weights on
+            purpose, as :class:`~mmaims.models.AIMS`'s argument of that
+            name (:func:`~mmaims.models.detectors.aims.scratch_backbone_cfg`:
+            no ``init_cfg``, trainable norms, no zero-initialised residual
+            blocks); without it ``TrainSetupCheckHook`` stops a training
+            run that has no backbone weights. Defaults to False.
+        **kwargs: The arguments of mmdet's ``CondInst``.
     """
 
     #: one-step entity segmentation only: no prompt decoders (read by the
     #: inferencer's outputs)
     prompt_output_levels: Dict[str, str] = {}
+
+    def __init__(self, *args, from_scratch: bool = False, **kwargs) -> None:
+        if from_scratch:
+            kwargs['backbone'] = scratch_backbone_cfg(kwargs['backbone'])
+        super().__init__(*args, **kwargs)
+        self.from_scratch = from_scratch
 
     def predict(self,
                 batch_inputs: Tensor,
