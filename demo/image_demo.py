@@ -13,6 +13,14 @@ Prompt inference (split the region of a mask with one decoder)::
     python demo/image_demo.py photo.jpg CONFIG --weights CKPT \
         --prompt-box 40 60 180 150 --prompt-decoder part --out-dir out
 
+Rough prompts (a box, a loose mask): snap the prompt to the one-step mask
+it matches and clip the parts to it grown by 3 px (docs/inference.md,
+"Rough prompts")::
+
+    python demo/image_demo.py photo.jpg CONFIG --weights CKPT \
+        --prompt-box 40 60 180 150 --cfg-options \
+        model.test_cfg.prompt_snap=True model.test_cfg.prompt_clip=margin
+
 CropFormer (entity masks only, no prompts)::
 
     python demo/image_demo.py photo.jpg \
@@ -34,6 +42,8 @@ bad arguments (unknown level or config, empty or unreadable prompt).
 import sys
 from argparse import ArgumentParser
 from typing import List, Optional
+
+from mmengine.config import DictAction
 
 from mmaims.structures import LEVELS
 
@@ -101,6 +111,12 @@ def parse_args(argv: Optional[List[str]] = None):
         '--no-save-idmap',
         action='store_true',
         help='do not write the id-map PNGs')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, as tools/test.py, e.g. '
+        'model.test_cfg.prompt_snap=True model.test_cfg.prompt_clip=margin')
     args = parser.parse_args(argv)
     if args.prompt_box is not None:
         args.prompt = tuple(args.prompt_box)
@@ -118,9 +134,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser, args = parse_args(argv)
     from mmaims.apis import AIMSInferencer
     try:
-        inferencer = AIMSInferencer(
-            args.model, args.weights, device=args.device)
-    except FileNotFoundError as e:
+        model = args.model
+        if args.cfg_options:
+            model = AIMSInferencer.resolve_config(args.model)
+            model.merge_from_dict(args.cfg_options)
+        inferencer = AIMSInferencer(model, args.weights, device=args.device)
+    except (FileNotFoundError, ValueError) as e:
         parser.error(str(e))
     try:
         results = inferencer(

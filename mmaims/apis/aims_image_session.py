@@ -65,6 +65,7 @@ class AIMSImageSession:
             self.inputs = batch['inputs']
             self.data_sample: DetDataSample = batch['data_samples'][0]
             self.feats = model.extract_feat(self.inputs)
+        self._reference: Optional[DetDataSample] = None
 
     @property
     def shape(self) -> tuple:
@@ -85,6 +86,16 @@ class AIMSImageSession:
         with torch.no_grad():
             # one-step inference without recomputing the image features
             return self.model.predict_by_feat(self.feats, [sample])[0]
+
+    def _references(self) -> Optional[List[DetDataSample]]:
+        """The one-step prediction that ``test_cfg.prompt_snap`` snaps
+        rough prompts to, computed once per session (None without
+        snapping)."""
+        if not getattr(self.model, 'prompt_snap', False):
+            return None
+        if self._reference is None:
+            self._reference = self.predict_sample()
+        return [self._reference]
 
     def prompt_sample(self,
                       prompt: PromptInput,
@@ -114,11 +125,12 @@ class AIMSImageSession:
         if prompt_type is None:
             prompt_type = DEFAULT_PROMPT_TYPES.get(decoder)
         with torch.no_grad():
-            return self.model.predict_prompt(
+            return self.model.predict_prompts(
                 self.feats,
-                torch.from_numpy(mask),
-                decoder, [self.data_sample],
-                prompt_type=prompt_type)[0]
+                self.data_sample, [torch.from_numpy(mask)],
+                decoder,
+                prompt_type=prompt_type,
+                references=self._references())[0]
 
     def predict(
             self,
@@ -196,7 +208,8 @@ class AIMSImageSession:
                     self.data_sample, [masks[i] for i in rows],
                     name,
                     prompt_type=prompt_type
-                    or DEFAULT_PROMPT_TYPES.get(name))
+                    or DEFAULT_PROMPT_TYPES.get(name),
+                    references=self._references())
                 for row, sample in zip(rows, outputs):
                     samples[row] = sample
         if return_datasamples:

@@ -31,6 +31,13 @@ DRILL_DOWN_PROMPT_TYPES: Dict[str, str] = {
     'entity-part': 'one_entity',
     'relation-entity': 'two_entities',
 }
+#: drill-down prompt type -> the level of the mask it is (the parent level
+#: of its link type): a one-entity prompt is an entity, a two-entity prompt
+#: a relation.
+DRILL_DOWN_PROMPT_LEVELS: Dict[str, str] = {
+    prompt_type: link_type(name).parent
+    for name, prompt_type in DRILL_DOWN_PROMPT_TYPES.items()
+}
 #: link type name -> the level whose presence in an image's ``levels``
 #: makes its drill-down prompts scorable.
 _REQUIRED_LEVEL: Dict[str, str] = {

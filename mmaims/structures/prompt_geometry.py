@@ -9,13 +9,14 @@ prompt at the mask-logit size. Every conversion is here:
 
 - :func:`fit_prompt`: a prompt of another size to the image size (the
   inference API, numpy);
+- :func:`snap_prompt`: a rough prompt to the predicted mask it matches;
 - :func:`prompt_to_input`: original image -> padded network input (the
   detector's prompt inference);
 - :func:`prompt_to_output`: padded input -> output size and mask-logit
   size (the post-processor's clipping to the prompt).
 """
 import warnings
-from typing import NamedTuple, Sequence, Tuple, Union
+from typing import NamedTuple, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -103,6 +104,84 @@ def fit_prompt(prompt: Union[np.ndarray, BoxPrompt], shape: Sequence[int],
     return resized
 
 
+def prompt_tensor(prompt: PromptLike,
+                  where: str,
+                  device: Union[str, torch.device] = 'cpu') -> Tensor:
+    """A prompt as a bool ``(h, w)`` tensor.
+
+    Args:
+        prompt (Tensor | ndarray | BitmapMasks): Binary mask ``(h, w)``
+            or ``(1, h, w)``, non-zero inside.
+        where (str): Names the prompt in errors.
+        device (str | torch.device): Device of the result.
+
+    Returns:
+        Tensor: Bool (h, w), not empty.
+
+    Raises:
+        ValueError: Another type, a wrong shape or an empty prompt.
+    """
+    if isinstance(prompt, BitmapMasks):
+        prompt = prompt.masks
+    if isinstance(prompt, np.ndarray):
+        prompt = torch.from_numpy(np.ascontiguousarray(prompt))
+    if not isinstance(prompt, Tensor):
+        raise ValueError(f'{where}: the prompt must be a Tensor, '
+                         f'ndarray or BitmapMasks, got '
+                         f'{type(prompt).__name__}')
+    if prompt.dim() == 3 and prompt.shape[0] == 1:
+        prompt = prompt[0]
+    if prompt.dim() != 2:
+        raise ValueError(f'{where}: the prompt must be a (h, w) '
+                         f'or (1, h, w) mask, got shape '
+                         f'{tuple(prompt.shape)}')
+    prompt = prompt.to(device) > 0
+    if not prompt.any():
+        raise ValueError(f'{where}: the prompt is empty')
+    return prompt
+
+
+def snap_prompt(prompt: PromptLike, candidates: Tensor,
+                where: str = 'prompt') -> Tuple[Tensor, Optional[float]]:
+    """Replace a rough prompt by the candidate mask that matches it best.
+
+    A box, a loose lasso or a few strokes stand for an entity (or two)
+    that the one-step output has usually found already: the candidate with
+    the highest IoU with the prompt is taken instead (``test_cfg.
+    prompt_snap`` of :class:`mmaims.models.AIMS`). A prompt that overlaps
+    no candidate is kept.
+
+    Args:
+        prompt (Tensor | ndarray | BitmapMasks): Binary ``(h, w)`` or
+            ``(1, h, w)`` mask.
+        candidates (Tensor): Bool (N, H, W), e.g. the one-step masks of the
+            prompt's level; resized (nearest) to the prompt's size when
+            they differ.
+        where (str): Names the prompt in errors.
+
+    Returns:
+        tuple[Tensor, float | None]: The bool ``(h, w)`` mask to prompt
+        with and its IoU with the given prompt (None: no candidate
+        overlaps it, the prompt itself is returned).
+    """
+    prompt = prompt_tensor(prompt, where, candidates.device)
+    if not len(candidates):
+        return prompt, None
+    if tuple(candidates.shape[-2:]) != tuple(prompt.shape):
+        candidates = F.interpolate(
+            candidates[None].float(), size=tuple(prompt.shape),
+            mode='nearest')[0] > 0
+    flat = candidates.flatten(1).float()
+    target = prompt.flatten().float()
+    inter = flat @ target
+    union = flat.sum(1) + target.sum() - inter
+    ious = inter / union.clamp(min=1.0)
+    best = int(ious.argmax())
+    if float(ious[best]) <= 0:
+        return prompt, None
+    return candidates[best].clone(), float(ious[best])
+
+
 def prompt_to_input(prompt: PromptLike,
                     metainfo: dict,
                     device: Union[str, torch.device] = 'cpu') -> Tensor:
@@ -135,23 +214,7 @@ def prompt_to_input(prompt: PromptLike,
         raise ValueError(f'image {img_id}: metainfo lacks {missing}; '
                          'pass the data samples returned by the data '
                          'preprocessor')
-    if isinstance(prompt, BitmapMasks):
-        prompt = prompt.masks
-    if isinstance(prompt, np.ndarray):
-        prompt = torch.from_numpy(np.ascontiguousarray(prompt))
-    if not isinstance(prompt, Tensor):
-        raise ValueError(f'image {img_id}: the prompt must be a Tensor, '
-                         f'ndarray or BitmapMasks, got '
-                         f'{type(prompt).__name__}')
-    if prompt.dim() == 3 and prompt.shape[0] == 1:
-        prompt = prompt[0]
-    if prompt.dim() != 2:
-        raise ValueError(f'image {img_id}: the prompt must be a (h, w) '
-                         f'or (1, h, w) mask, got shape '
-                         f'{tuple(prompt.shape)}')
-    prompt = prompt.to(device) > 0
-    if not prompt.any():
-        raise ValueError(f'image {img_id}: the prompt is empty')
+    prompt = prompt_tensor(prompt, f'image {img_id}', device)
     ori_h, ori_w = metainfo['ori_shape'][:2]
     h, w = prompt.shape
     # a resize of the image by any factor, allowing the rounding of

@@ -239,6 +239,43 @@ def test_session_computes_features_once(inferencer, monkeypatch):
     assert calls == []
 
 
+def test_session_snaps_rough_prompts_on_one_cached_one_step(
+        inferencer, monkeypatch):
+    """With ``test_cfg.prompt_snap`` a session computes the one-step
+    prediction once and drills into the entity a box matches best: the
+    same as drilling into that entity's mask without snapping."""
+    model = inferencer.model
+    session = inferencer.session(GOOD)
+    entity = [
+        m for m in session.predict()['masks'] if m['level'] == 'entity'
+    ][0]
+    ys, xs = np.nonzero(decode_rle(entity['segmentation']))
+    box = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+    calls = []
+    predict_by_feat = model.predict_by_feat
+
+    def counting_predict_by_feat(*args, **kwargs):
+        calls.append(1)
+        return predict_by_feat(*args, **kwargs)
+
+    monkeypatch.setattr(model, 'predict_by_feat', counting_predict_by_feat)
+    monkeypatch.setattr(model, 'prompt_snap', True)
+    [snapped] = session.prompt(box, return_datasamples=True)
+    [again] = session.prompt([box, box], decoder='part')[:1]
+    sample = session.prompt_sample(box)
+    assert len(calls) == 1
+    iou = snapped.metainfo['prompt_snap_iou']
+    assert 0 < iou <= 1
+    mask = snapped.prompt_mask.data[0, :48, :64].numpy()
+    monkeypatch.setattr(model, 'prompt_snap', False)
+    [by_mask] = session.prompt(mask)
+    [by_box] = session.prompt(box)
+    assert again['masks'] == by_mask['masks']
+    assert torch.equal(sample.pred_part_instances.masks,
+                       snapped.pred_part_instances.masks)
+    assert by_box['masks'] != by_mask['masks']
+
+
 def test_session_does_not_use_the_inferencer(inferencer, monkeypatch):
     session = inferencer.session(GOOD)
     assert not any(value is inferencer for value in vars(session).values())

@@ -113,6 +113,40 @@ def test_prompt_and_levels(demo, tiny_checkpoint, tmp_path):
     assert not (out / 'idmap' / 'gray_entity.png').exists()
 
 
+def test_cfg_options_snap_a_box_prompt(demo, tiny_checkpoint, tmp_path):
+    """``--cfg-options`` reaches the model: with ``prompt_snap`` a box
+    drills into the one-step entity it matches (not the box itself); a bad
+    value is a bad argument."""
+    image = osp.join(IMAGES, 'good.png')
+    common = [
+        image, TINY_CONFIG, '--weights', tiny_checkpoint, '--no-save-vis',
+        '--no-save-idmap'
+    ]
+    assert demo.main(common + ['--out-dir', str(tmp_path / 'one')]) == 0
+    entity = [
+        m for m in read_json(tmp_path / 'one' / 'preds' / 'good.json')
+        ['masks'] if m['level'] == 'entity'
+    ][0]
+    ys, xs = np.nonzero(decode_rle(entity['segmentation']))
+    box = [str(v) for v in (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)]
+    preds = {}
+    for snap in ('False', 'True'):
+        out = tmp_path / snap
+        assert demo.main(common + [
+            '--out-dir',
+            str(out), '--prompt-box', *box, '--cfg-options',
+            f'model.test_cfg.prompt_snap={snap}'
+        ]) == 0
+        preds[snap] = read_json(out / 'preds' / 'good.json')['masks']
+    assert preds['True'] != preds['False']
+    with pytest.raises(SystemExit) as exit_info:
+        demo.main(common + [
+            '--out-dir',
+            str(tmp_path), '--cfg-options', 'model.test_cfg.prompt_snap=2'
+        ])
+    assert exit_info.value.code == 2
+
+
 def test_cropformer(demo, cropformer_checkpoint, tmp_path, capsys):
     image = tmp_path / 'odd.png'
     pixels = np.random.default_rng(0).random((37, 53, 3)) * 255

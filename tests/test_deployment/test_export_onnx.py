@@ -226,6 +226,7 @@ def test_runner_drill_down_equals_the_session(runner, inferencer, wide_image,
 
 @pytest.mark.parametrize('test_cfg', [
     dict(prompt_clip='inside', nonoverlap=True),
+    dict(prompt_clip='margin', prompt_clip_margin=2),
     dict(prompt_clip='none', max_per_image=3, score_thr=0.2),
     dict(
         nonoverlap=dict(part=True),

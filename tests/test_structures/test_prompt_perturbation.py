@@ -98,3 +98,38 @@ def test_box_prompt_rasterisation():
         box_to_mask(BoxPrompt(5, 1, 5, 3), (8, 10))
     with pytest.raises(ValueError, match='outside the image'):
         box_to_mask(BoxPrompt(20, 1, 30, 3), (8, 10))
+
+
+def test_snap_prompt_takes_the_candidate_a_rough_prompt_matches_best():
+    """Each rough prompt of the L shape snaps back to it among three
+    candidates (the L, its neighbour, the whole image); a prompt that
+    overlaps nothing is kept."""
+    import torch
+
+    from mmaims.structures.prompt_geometry import snap_prompt
+    exact = _mask()
+    neighbour = np.zeros_like(exact)
+    neighbour[0:4, 10:20] = True
+    candidates = torch.from_numpy(
+        np.stack([neighbour, np.ones_like(exact), exact]))
+    for kind in ('exact', 'box', dict(type='dilate', k=1),
+                 dict(type='erode', k=1), dict(type='polygon', tolerance=2),
+                 dict(type='strokes', num=3, width=2)):
+        rough = perturb_prompt(exact, kind, seed=0)
+        snapped, iou = snap_prompt(rough, candidates)
+        assert torch.equal(snapped, torch.from_numpy(exact)), kind
+        inter = (rough & exact).sum()
+        assert iou == pytest.approx(inter / (rough | exact).sum())
+    # candidates at twice the prompt's size are resized to it
+    big = candidates.repeat_interleave(2, 1).repeat_interleave(2, 2)
+    snapped, _ = snap_prompt(perturb_prompt(exact, 'box'), big)
+    assert torch.equal(snapped, torch.from_numpy(exact))
+    # nothing overlaps: the prompt is kept, with no IoU
+    far = np.zeros_like(exact)
+    far[16:20, 0:3] = True
+    snapped, iou = snap_prompt(far, candidates[[0, 2]])
+    assert iou is None and torch.equal(snapped, torch.from_numpy(far))
+    snapped, iou = snap_prompt(far, candidates[:0])
+    assert iou is None and torch.equal(snapped, torch.from_numpy(far))
+    with pytest.raises(ValueError, match='img 3: the prompt is empty'):
+        snap_prompt(np.zeros_like(exact), candidates, 'img 3')

@@ -507,6 +507,14 @@ class AIMSOnnxRunner:
         clip = post['prompt_clip']
         if clip == 'hard':
             binary = binary & prompt[None]
+        elif clip == 'margin':
+            # AIMSPostProcessor's grow_mask: a (2 margin + 1) square
+            margin = int(post['prompt_clip_margin'])
+            grown = cv2.dilate(
+                prompt.astype(np.uint8),
+                np.ones((2 * margin + 1, 2 * margin + 1), np.uint8),
+                borderValue=0) > 0
+            binary = binary & grown[None]
         elif clip == 'inside':
             within = (binary & prompt[None]).reshape(len(binary), -1).sum(1)
             inside = within >= post['inside_fraction'] * area

@@ -14,10 +14,13 @@ from torch import Tensor
 from mmaims.registry import MODELS
 from mmaims.structures import LEVELS, decode_rle
 from mmaims.structures.fields import LINK_TYPES, PRED_FIELDS, PROMPTED_FIELD
-from mmaims.structures.prompt_geometry import PromptLike, prompt_to_input
+from mmaims.structures.drill_down import DRILL_DOWN_PROMPT_LEVELS
+from mmaims.structures.prompt_geometry import (PromptLike, prompt_to_input,
+                                               snap_prompt)
 from mmaims.structures.tasks import (DEFAULT_PROMPT_DECODERS,
                                      DEFAULT_PROMPT_OUTPUT_LEVELS,
-                                     PROMPT_TYPES, parse_task, sample_type_of)
+                                     DEFAULT_PROMPT_TYPES, PROMPT_TYPES,
+                                     parse_task, sample_type_of)
 from ..dense_heads.association_head import DEFAULT_PAIRS
 from ..layers import DecoderOutput
 
@@ -194,6 +197,15 @@ class AIMS(BaseDetector):
       is measured in README, "Speed". One-step inference always runs all
       decoders. The association module is skipped whenever no sample of
       the pass reports two levels (prompt mode never does).
+    - ``prompt_snap`` (bool): :meth:`predict_prompts` (the API, the page,
+      drill-down evaluation) first replaces each one-entity / two-entity
+      prompt by the one-step entity / relation mask with the highest IoU
+      with it (:func:`mmaims.structures.prompt_geometry.snap_prompt`), for
+      rough prompts: a box, a loose lasso, strokes. Costs one one-step
+      decoder pass per image unless the caller passes it. The result's
+      ``prompt_mask`` is the prompt used, its metainfo ``prompt_snap_iou``
+      the IoU (None: nothing overlapped, the prompt was kept). Default
+      False (docs/inference.md, "Rough prompts").
 
     **Drill-down evaluation**: a sample whose metainfo has
     ``drill_down_prompts`` (:class:`mmaims.datasets.transforms.
@@ -296,6 +308,10 @@ class AIMS(BaseDetector):
                 'test_cfg.prompt_decoder_subset must be one of '
                 f'{PROMPT_DECODER_SUBSETS}, got '
                 f'{self.prompt_decoder_subset!r}')
+        self.prompt_snap = self.test_cfg.get('prompt_snap', False)
+        if not isinstance(self.prompt_snap, bool):
+            raise ValueError('test_cfg.prompt_snap must be True or False, '
+                             f'got {self.prompt_snap!r}')
         for decoder, level in self.prompt_output_levels.items():
             if level not in LEVELS:
                 raise ValueError(
@@ -466,7 +482,8 @@ class AIMS(BaseDetector):
                 [torch.from_numpy(decode_rle(p['mask'])) for _, _, p in group],
                 image_indices=[i for i, _, _ in group],
                 prompt_type=prompt_type,
-                rescale=rescale)
+                rescale=rescale,
+                references=data_samples)
             for (i, row, prompt), output in zip(group, outputs):
                 decoder = output.metainfo['task']['decoder']
                 level = self._prompt_output_level(decoder)
@@ -500,13 +517,17 @@ class AIMS(BaseDetector):
                         prompt_type: Optional[str] = None,
                         image_indices: Optional[Sequence[int]] = None,
                         rescale: bool = True,
-                        batch_size: Optional[int] = None) -> SampleList:
+                        batch_size: Optional[int] = None,
+                        references: Optional[SampleList] = None
+                        ) -> SampleList:
         """Prompt inference of many prompts on cached image features.
 
         The prompts run through the prompt encoder, the decoders and the
         post-processing ``batch_size`` at a time, each on the features of
         its image: the image encoder is not run again, and prompts of
-        several images share a decoder pass.
+        several images share a decoder pass. With ``test_cfg.prompt_snap``
+        each one-entity / two-entity prompt is first snapped to a one-step
+        mask (:meth:`snap_prompts`).
 
         Args:
             feats (tuple[Tensor, list[Tensor]]): From :meth:`extract_feat`
@@ -523,10 +544,14 @@ class AIMS(BaseDetector):
             rescale (bool): Masks at ``ori_shape`` (True) or ``img_shape``.
             batch_size (int, optional): Prompts per decoder pass. Defaults
                 to ``test_cfg['prompt_batch_size']`` (16).
+            references (list[DetDataSample], optional): One-step
+                predictions of the images (rows of ``data_samples``) that
+                ``prompt_snap`` snaps to; None: computed when needed.
 
         Returns:
             list[DetDataSample]: One sample per prompt, in order, as
-            :meth:`predict_prompt` returns them.
+            :meth:`predict_prompt` returns them (with ``prompt_snap``, and
+            ``prompt_snap_iou`` in their metainfo).
         """
         if isinstance(data_samples, DetDataSample):
             data_samples = [data_samples]
@@ -548,6 +573,13 @@ class AIMS(BaseDetector):
         if batch_size < 1:
             raise ValueError(f'prompt batch size must be >= 1, got '
                              f'{batch_size}')
+        snap_level = DRILL_DOWN_PROMPT_LEVELS.get(
+            prompt_type or DEFAULT_PROMPT_TYPES.get(decoder))
+        ious = None
+        if self.prompt_snap and snap_level is not None:
+            prompts, ious = self.snap_prompts(feats, data_samples, prompts,
+                                              image_indices, snap_level,
+                                              references, rescale)
         outputs: SampleList = []
         for start in range(0, len(prompts), batch_size):
             rows = list(image_indices[start:start + batch_size])
@@ -559,7 +591,63 @@ class AIMS(BaseDetector):
                 decoder, [data_samples[i] for i in rows],
                 prompt_type=prompt_type,
                 rescale=rescale)
+        if ious is not None:
+            for output, iou in zip(outputs, ious):
+                output.set_metainfo(dict(prompt_snap_iou=iou))
         return outputs
+
+    def snap_prompts(
+        self,
+        feats: Feats,
+        data_samples: SampleList,
+        prompts: Sequence[PromptLike],
+        image_indices: Sequence[int],
+        level: str,
+        references: Optional[SampleList] = None,
+        rescale: bool = True
+    ) -> Tuple[List[PromptLike], List[Optional[float]]]:
+        """Replace each prompt by the one-step mask of ``level`` of its
+        image with the highest IoU with it (``test_cfg.prompt_snap``, see
+        :func:`mmaims.structures.prompt_geometry.snap_prompt`).
+
+        Args:
+            feats (tuple[Tensor, list[Tensor]]): Features of the images.
+            data_samples (list[DetDataSample]): The images' samples.
+            prompts (Sequence): Binary masks on the original images.
+            image_indices (Sequence[int]): The image of each prompt.
+            level (str): Level of the masks to snap to.
+            references (list[DetDataSample], optional): One-step
+                predictions of the images; None: computed here (one decoder
+                pass, the image encoder is not run again).
+            rescale (bool): Whether ``references`` are at ``ori_shape``.
+
+        Returns:
+            tuple[list, list[float | None]]: The prompts to use and the IoU
+            of each with the given prompt (None: kept as given).
+        """
+        if references is None:
+            # one-step copies: no prompt, no task, no drill-down prompts
+            plain = [
+                DetDataSample(
+                    metainfo={
+                        k: v
+                        for k, v in s.metainfo.items()
+                        if k not in ('task', 'drill_down_prompts')
+                    }) for s in data_samples
+            ]
+            references = self.predict_by_feat(feats, plain, rescale)
+        if len(references) != len(data_samples):
+            raise ValueError(f'{len(references)} references for '
+                             f'{len(data_samples)} images')
+        snapped, ious = [], []
+        for prompt, row in zip(prompts, image_indices):
+            meta = data_samples[row].metainfo
+            mask, iou = snap_prompt(
+                prompt, references[row].get(PRED_FIELDS[level]).masks,
+                f'image {meta.get("img_id", "?")}')
+            snapped.append(mask)
+            ious.append(iou)
+        return snapped, ious
 
     def predict_by_feat(self,
                         feats: Feats,

@@ -17,7 +17,7 @@ from ..layers import DecoderOutput
 
 LevelValue = Union[int, float, bool, Dict[str, Union[int, float, bool]]]
 #: ``test_cfg.prompt_clip`` values
-PROMPT_CLIP_MODES = ('hard', 'inside', 'none')
+PROMPT_CLIP_MODES = ('hard', 'margin', 'inside', 'none')
 #: Default of every ``test_cfg`` key the post-processor reads
 #: (level-valued: ``max_per_image``, ``score_thr``, ``nonoverlap``).
 TEST_CFG_DEFAULTS = dict(
@@ -27,7 +27,8 @@ TEST_CFG_DEFAULTS = dict(
     max_links_per_image=100,
     link_score_thr=0.0,
     link_with_mask_scores=True,
-    prompt_clip='hard')
+    prompt_clip='hard',
+    prompt_clip_margin=3)
 #: The level-valued keys of :data:`TEST_CFG_DEFAULTS`.
 LEVEL_KEYS = ('max_per_image', 'score_thr', 'nonoverlap')
 
@@ -47,10 +48,13 @@ class AIMSPostProcessor(BaseModule):
        (bilinear, as mmdet's Mask2Former); a pixel is in the mask when its
        logit is > 0 and, with ``prompt_clip='hard'`` (the default), it is
        inside the prompt (prompt inference gives sub-masks of the prompt;
-       the full-image prompt changes nothing). ``prompt_clip='inside'``
-       keeps whole masks at least half inside the prompt (a rough prompt
-       that misses a few pixels does not cut the parts it touches), and
-       ``'none'`` keeps every mask whole;
+       the full-image prompt changes nothing). ``prompt_clip='margin'``
+       clips to the prompt grown by ``prompt_clip_margin`` pixels (a
+       square neighbourhood at the output size: a prompt that misses up to
+       that many pixels at its border does not cut the children);
+       ``prompt_clip='inside'`` keeps whole masks at least half inside
+       the prompt (a rough prompt that misses a few pixels does not cut
+       the parts it touches), and ``'none'`` keeps every mask whole;
     3. score = object probability x mean mask probability inside the mask
        (Mask2Former's instance score); masks with score <= ``score_thr``
        and empty masks are dropped;
@@ -80,8 +84,10 @@ class AIMSPostProcessor(BaseModule):
     - ``max_links_per_image`` (int): links kept per type. Default 100.
     - ``link_score_thr`` (float): minimum link score. Default 0.0.
     - ``link_with_mask_scores`` (bool): see above. Default True.
-    - ``prompt_clip`` (str): ``'hard'``, ``'inside'`` or ``'none'``, see
-      step 2. Default ``'hard'``.
+    - ``prompt_clip`` (str): ``'hard'``, ``'margin'``, ``'inside'`` or
+      ``'none'``, see step 2. Default ``'hard'``.
+    - ``prompt_clip_margin`` (int): pixels the prompt grows by with
+      ``prompt_clip='margin'``. Default 3.
 
     Args:
         test_cfg (dict, optional): See above.
@@ -135,7 +141,8 @@ class AIMSPostProcessor(BaseModule):
             link_with_mask_scores=bool(
                 self.test_cfg.get('link_with_mask_scores',
                                   TEST_CFG_DEFAULTS['link_with_mask_scores'])),
-            prompt_clip=self._prompt_clip())
+            prompt_clip=self._prompt_clip(),
+            prompt_clip_margin=self._prompt_clip_margin())
         return resolved
 
     def _prompt_clip(self) -> str:
@@ -145,6 +152,15 @@ class AIMSPostProcessor(BaseModule):
             raise ValueError(f'test_cfg.prompt_clip must be one of '
                              f'{PROMPT_CLIP_MODES}, got {clip!r}')
         return clip
+
+    def _prompt_clip_margin(self) -> int:
+        margin = self.test_cfg.get('prompt_clip_margin',
+                                   TEST_CFG_DEFAULTS['prompt_clip_margin'])
+        if isinstance(margin, bool) or not isinstance(margin, int) or \
+                margin < 0:
+            raise ValueError('test_cfg.prompt_clip_margin must be an int >= '
+                             f'0 (pixels), got {margin!r}')
+        return margin
 
     def predict(self,
                 head_outputs: Dict[str, DecoderOutput],
@@ -270,6 +286,9 @@ class AIMSPostProcessor(BaseModule):
         inside = binary.flatten(1).any(1)
         if clip == 'hard':
             binary = binary & prompt[None]
+        elif clip == 'margin':
+            grown = grow_mask(prompt, self._prompt_clip_margin())
+            binary = binary & grown[None]
         elif clip == 'inside':
             inside = (binary & prompt[None]).flatten(1).sum(1) >= \
                 INSIDE_FRACTION * binary.flatten(1).sum(1)
@@ -350,6 +369,24 @@ class AIMSPostProcessor(BaseModule):
         links.child_index = (keep % max(num_child, 1)).long()
         links.scores = scores
         return links
+
+
+def grow_mask(mask: Tensor, margin: int) -> Tensor:
+    """A bool mask grown by ``margin`` pixels (dilation by a
+    ``(2 margin + 1)`` square, as ``perturb_prompt``'s ``'dilate'``).
+
+    Args:
+        mask (Tensor): Bool (H, W).
+        margin (int): Pixels, >= 0.
+
+    Returns:
+        Tensor: Bool (H, W).
+    """
+    if margin == 0:
+        return mask
+    grown = F.max_pool2d(
+        mask[None, None].float(), 2 * margin + 1, stride=1, padding=margin)
+    return grown[0, 0] > 0
 
 
 def make_nonoverlap(binary: Tensor) -> Tensor:

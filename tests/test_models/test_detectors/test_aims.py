@@ -388,6 +388,52 @@ def test_predict_prompts_batches_the_prompts_of_one_image():
         model.predict_prompts(two_images, sample, prompts, 'part')
 
 
+def test_prompt_snap_drills_into_the_one_step_mask_a_rough_prompt_matches():
+    """``test_cfg.prompt_snap``: a box around a one-step entity is replaced
+    by the entity mask it matches best (IoU), computed or passed in; the
+    result is the drill-down of that mask. Off, or for a decoder whose
+    prompt is no entity / relation, nothing is snapped."""
+    from mmaims.structures.prompt_geometry import snap_prompt
+    model = build().eval()
+    data = preprocess(model, [_eval_sample()], False)
+    sample = data['data_samples'][0]
+    with torch.no_grad():
+        feats = model.extract_feat(data['inputs'])
+        one_step = model.predict_by_feat(feats, [copy.deepcopy(sample)])[0]
+    entities = one_step.pred_instances.masks
+    assert len(entities) > 1
+    x1, y1, x2, y2 = one_step.pred_instances.bboxes[0].long().tolist()
+    box = _prompt_box(y1, y2, x1, x2)
+    expected, iou = snap_prompt(box, entities)
+    assert iou is not None and not torch.equal(expected, box)
+    with torch.no_grad():
+        plain = model.predict_prompts(feats, sample, [box], 'part')[0]
+        model.prompt_snap = True
+        snapped = model.predict_prompts(feats, sample, [box], 'part')[0]
+        passed = model.predict_prompts(
+            feats, sample, [box], 'part', references=[one_step])[0]
+        region = model.predict_prompts(feats, sample, [box], 'entity')[0]
+        model.prompt_snap = False
+        direct = model.predict_prompt(feats, expected, 'part', [sample])[0]
+        unsnapped_region = model.predict_prompts(feats, sample, [box],
+                                                 'entity')[0]
+    assert snapped.metainfo['prompt_snap_iou'] == pytest.approx(iou)
+    for result in (snapped, passed):
+        assert torch.equal(result.prompt_mask.data, direct.prompt_mask.data)
+        assert torch.equal(result.pred_part_instances.masks,
+                           direct.pred_part_instances.masks)
+    assert 'prompt_snap_iou' not in plain.metainfo
+    assert not torch.equal(plain.prompt_mask.data, direct.prompt_mask.data)
+    # the entity decoder takes a region ('partial'): never snapped
+    assert 'prompt_snap_iou' not in region.metainfo
+    assert torch.equal(region.pred_instances.masks,
+                       unsnapped_region.pred_instances.masks)
+    cfg = tiny_model_cfg()
+    cfg.test_cfg = dict(cfg.get('test_cfg') or {}, prompt_snap='yes')
+    with pytest.raises(ValueError, match='prompt_snap must be True or False'):
+        MODELS.build(cfg)
+
+
 def _run_decoders(model):
     """Records the decoders each decode-head pass runs."""
     runs = []

@@ -111,13 +111,15 @@ def test_prompt_clip_modes():
     prompts[..., :8, :] = 1  # rows 0-1 of the 4 x 4 cells: 8 of 16 pixels
     meta = [_meta(ori_shape=(16, 16))]
     areas = {}
-    for clip in ('hard', 'inside', 'none'):
+    for clip in ('hard', 'margin', 'inside', 'none'):
         post = AIMSPostProcessor(test_cfg=dict(prompt_clip=clip))
         result = post.predict(outputs, meta, [dict(part='part')],
                               prompts)[0]['part']
         areas[clip] = sorted(result.masks.flatten(1).sum(1).tolist())
     # hard: every mask cut to the prompt
     assert areas['hard'] == [4 * 16, 8 * 16, 8 * 16]
+    # margin (3 px by default): cut to the prompt grown by 3 rows
+    assert areas['margin'] == [4 * 16, 8 * 16, 11 * 16]
     # inside: whole masks at least half inside (the full-image mask is
     # exactly half inside), none cut
     assert areas['inside'] == [4 * 16, 8 * 16, 16 * 16]
@@ -126,6 +128,36 @@ def test_prompt_clip_modes():
     post = AIMSPostProcessor(test_cfg=dict(prompt_clip='soft'))
     with pytest.raises(ValueError, match='prompt_clip must be one of'):
         post.predict(outputs, meta, [dict(part='part')], prompts)
+
+
+def test_prompt_clip_margin_keeps_what_an_eroded_prompt_missed():
+    """A prompt 2 px smaller than a part on both sides: the hard clip cuts
+    the part to the prompt, a margin of 2 or more gives it back whole, a
+    margin of 1 half way; a mask beyond the grown prompt (the whole image)
+    is still cut at the margin."""
+    masks = torch.stack([_rows(1, 2), _rows(0, 1, 2, 3)])  # y 4..11, all
+    outputs = dict(part=_outputs(masks, [3.0, 2.0]))
+    prompts = torch.zeros(1, 1, 16, 16)
+    prompts[..., 6:10, :] = 1  # the part eroded by 2 px (rows)
+    meta = [_meta(ori_shape=(16, 16))]
+    rows = {}
+    for margin in (0, 1, 2, 5):
+        post = AIMSPostProcessor(
+            test_cfg=dict(prompt_clip='margin', prompt_clip_margin=margin))
+        part, whole = post.predict(outputs, meta, [dict(part='part')],
+                                   prompts)[0]['part'].masks
+        rows[margin] = (int(part.sum()) // 16, int(whole.sum()) // 16)
+    hard = AIMSPostProcessor().predict(outputs, meta, [dict(part='part')],
+                                       prompts)[0]['part'].masks
+    assert rows[0] == (4, 4) and hard.sum() == 2 * 4 * 16
+    assert rows[1] == (6, 6)
+    assert rows[2] == (8, 8)
+    assert rows[5] == (8, 14)
+    for margin in (-1, 1.5, True):
+        post = AIMSPostProcessor(
+            test_cfg=dict(prompt_clip='margin', prompt_clip_margin=margin))
+        with pytest.raises(ValueError, match='prompt_clip_margin'):
+            post.predict(outputs, meta, [dict(part='part')], prompts)
 
 
 def test_prompt_clip_inside_drops_masks_mostly_outside():
