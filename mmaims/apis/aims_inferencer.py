@@ -33,8 +33,8 @@ from mmaims.utils import (dump_json, register_all_modules,
 from .aims_image_session import AIMSImageSession
 from .inputs import (ImageInput, PromptInput, is_box, list_image_folder,
                      load_image, load_prompt)
-from .outputs import (check_decoder, check_levels, check_promptable,
-                      filter_levels, sample_to_result)
+from .outputs import (check_decoder, check_levels, check_output_levels,
+                      check_promptable, filter_levels, sample_to_result)
 
 #: transforms of a test pipeline that read files or annotations: the
 #: inferencer loads the image itself and has no annotations
@@ -481,9 +481,11 @@ class AIMSInferencer(BaseInferencer):
         Raises:
             ValueError: Unknown level or decoder, empty or unreadable
                 prompt, prompt count not matching the images, a prompt for
-                a CropFormer model.
+                a CropFormer or entity-framework model, or ``levels``
+                without ``'entity'`` for one.
         """
         levels = check_levels(levels)
+        check_output_levels(levels, self.model)
         if prompt is None and (prompt_decoder is not None
                                or prompt_type is not None):
             raise ValueError('prompt_decoder / prompt_type need a prompt')

@@ -13,7 +13,7 @@ from typing import Dict, List, Optional, Sequence
 import torch.nn as nn
 from mmdet.structures import DetDataSample
 
-from mmaims.structures import LEVELS, samples_to_predictions
+from mmaims.structures import ENTITY, LEVELS, samples_to_predictions
 from mmaims.structures.fields import LINK_TYPES, PRED_FIELDS
 from mmaims.structures.tasks import parse_task
 
@@ -65,6 +65,13 @@ def check_decoder(decoder: str, model: nn.Module) -> str:
     return decoder
 
 
+def is_entity_only(model: nn.Module) -> bool:
+    """Whether ``model`` is a one-step entity segmenter without prompts
+    (CropFormer, the entity framework): anything but AIMS itself."""
+    from mmaims.models.detectors import AIMS, CropFormer
+    return isinstance(model, CropFormer) or not isinstance(model, AIMS)
+
+
 def check_promptable(model: nn.Module) -> None:
     """Refuse prompts and image sessions for a model that has neither.
 
@@ -81,14 +88,33 @@ def check_promptable(model: nn.Module) -> None:
     Raises:
         ValueError: ``model`` is a CropFormer or not an AIMS model.
     """
-    from mmaims.models.detectors import AIMS, CropFormer
-    if isinstance(model, CropFormer) or not isinstance(model, AIMS):
+    if is_entity_only(model):
         raise ValueError(
             f'{type(model).__name__} models take no prompt: only AIMS has '
             'a mask prompt encoder (CropFormer predicts with a crop '
             'ensemble, the entity framework one-step), so prompts, '
             'drill-down and image sessions are AIMS-only; run one-step '
             'inference (no prompt) instead')
+
+
+def check_output_levels(levels: Sequence[str], model: nn.Module) -> None:
+    """Refuse ``levels`` of which the model outputs none.
+
+    AIMS outputs all three levels; CropFormer and the entity framework
+    (:func:`check_promptable` refuses both) output entities only, so
+    ``levels=['part']`` would give every image an empty prediction.
+
+    Args:
+        levels (Sequence[str]): Checked level names (:func:`check_levels`).
+        model (nn.Module): The model of an inferencer.
+
+    Raises:
+        ValueError: None of ``levels`` is a level the model outputs.
+    """
+    if is_entity_only(model) and ENTITY not in levels:
+        raise ValueError(
+            f'{type(model).__name__} models output entity masks only; '
+            f'levels={list(levels)} asks for none of them')
 
 
 def filter_levels(sample: DetDataSample,

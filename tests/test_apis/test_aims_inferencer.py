@@ -534,6 +534,13 @@ def test_cropformer_refuses_prompts_and_sessions(cropformer_inferencer):
     with pytest.raises(ValueError, match=message):
         AIMSImageSession(cropformer_inferencer.model, {}, cv2.imread(GOOD),
                          'good')
+    # entities are all it outputs: levels without them are refused
+    with pytest.raises(ValueError, match='output entity masks only; '
+                       r"levels=\['part', 'relation'\]"):
+        cropformer_inferencer(GOOD, levels=['relation', 'part'])
+    pred = cropformer_inferencer(
+        GOOD, levels=['part', 'entity'])['predictions'][0]
+    assert {m['level'] for m in pred['masks']} <= {'entity'}
 
 
 def test_entity_framework_one_step(entity_condinst_checkpoint, tmp_path):

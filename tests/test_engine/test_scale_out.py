@@ -80,13 +80,14 @@ def test_gpu_smoke_configs_use_the_paper_switches():
 
 
 def _tiny_loss_and_grads(with_cp):
-    from tests.test_models.test_detectors.test_aims import (preprocess,
-                                                             train_sample)
+    from tests.test_models.test_detectors import test_aims
     cfg = Config.fromfile(TINY_CONFIG).model
     cfg.backbone.with_cp = with_cp
     torch.manual_seed(0)
     model = MODELS.build(cfg).train()
-    data = preprocess(model, [train_sample(), train_sample(img_id=2)], True)
+    data = test_aims.preprocess(
+        model, [test_aims.train_sample(),
+                test_aims.train_sample(img_id=2)], True)
     torch.manual_seed(3)  # the point sampling of the mask losses
     losses = model.loss(data['inputs'], data['data_samples'])
     total = sum(v for k, v in losses.items() if 'loss' in k)
@@ -113,12 +114,13 @@ def test_model_trains_under_bf16_autocast():
     """What AmpOptimWrapper(dtype='bfloat16') does on a GPU, on CPU: the
     forward under bf16 autocast gives finite losses and gradients for
     every trained parameter."""
-    from tests.test_models.test_detectors.test_aims import (preprocess,
-                                                             train_sample)
+    from tests.test_models.test_detectors import test_aims
     cfg = Config.fromfile(TINY_CONFIG).model
     torch.manual_seed(0)
     model = MODELS.build(cfg).train()
-    data = preprocess(model, [train_sample(), train_sample(img_id=2)], True)
+    data = test_aims.preprocess(
+        model, [test_aims.train_sample(),
+                test_aims.train_sample(img_id=2)], True)
     with torch.autocast('cpu', dtype=torch.bfloat16):
         losses = model.loss(data['inputs'], data['data_samples'])
     total = sum(v for k, v in losses.items() if 'loss' in k)
