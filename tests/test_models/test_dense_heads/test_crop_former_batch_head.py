@@ -5,42 +5,13 @@ import torch
 
 from mmaims.models.dense_heads import CropFormerBatchHead, stack_view_targets
 from mmaims.registry import MODELS
+from tests.test_models.test_layers import \
+    test_crop_batch_decoder as crop_decoder
 
-C, C_OUT, N = 16, 8, 5
-
-
-def decoder_cfg(num_layers=2):
-    return dict(
-        feat_channels=C,
-        out_channels=C_OUT,
-        num_queries=N,
-        num_transformer_feat_level=3,
-        transformer_decoder=dict(
-            return_intermediate=True,
-            num_layers=num_layers,
-            layer_cfg=dict(
-                self_attn_cfg=dict(
-                    embed_dims=C, num_heads=2, dropout=0.0, batch_first=True),
-                cross_attn_cfg=dict(
-                    embed_dims=C, num_heads=2, dropout=0.0, batch_first=True),
-                ffn_cfg=dict(
-                    embed_dims=C,
-                    feedforward_channels=32,
-                    num_fcs=2,
-                    ffn_drop=0.0,
-                    act_cfg=dict(type='ReLU', inplace=True))),
-            init_cfg=None))
-
-
-def _inputs(batch=2, views=2, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    query = torch.randn(batch, N, C, generator=g)
-    mask_features = torch.randn(batch, views, C_OUT, 16, 20, generator=g)
-    memorys = [
-        torch.randn(batch, views, C, h, w, generator=g)
-        for h, w in ((2, 3), (4, 5), (8, 10))
-    ]
-    return query, mask_features, memorys
+# the batch decoder's test setting: widths, config and inputs
+C, C_OUT, N = crop_decoder.C, crop_decoder.C_OUT, crop_decoder.N
+decoder_cfg = crop_decoder.decoder_cfg
+_inputs = crop_decoder._inputs
 
 
 def _head(train=True):
