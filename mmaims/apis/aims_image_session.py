@@ -87,11 +87,12 @@ class AIMSImageSession:
             # one-step inference without recomputing the image features
             return self.model.predict_by_feat(self.feats, [sample])[0]
 
-    def _references(self) -> Optional[List[DetDataSample]]:
-        """The one-step prediction that ``test_cfg.prompt_snap`` snaps
-        rough prompts to, computed once per session (None without
-        snapping)."""
-        if not getattr(self.model, 'prompt_snap', False):
+    def _references(
+            self, snap: Optional[bool]) -> Optional[List[DetDataSample]]:
+        """The one-step prediction that snapping (``snap``, or
+        ``test_cfg.prompt_snap`` when it is None) snaps rough prompts to,
+        computed once per session (None without snapping)."""
+        if not (self.model.prompt_snap if snap is None else snap):
             return None
         if self._reference is None:
             self._reference = self.predict_sample()
@@ -100,7 +101,8 @@ class AIMSImageSession:
     def prompt_sample(self,
                       prompt: PromptInput,
                       decoder: str = 'part',
-                      prompt_type: Optional[str] = None) -> DetDataSample:
+                      prompt_type: Optional[str] = None,
+                      snap: Optional[bool] = None) -> DetDataSample:
         """Prompt inference of one mask on the cached features.
 
         Args:
@@ -113,6 +115,11 @@ class AIMSImageSession:
                 defaults to
                 :data:`mmaims.structures.tasks.DEFAULT_PROMPT_TYPES` of the
                 decoder.
+            snap (bool, optional): Replace a one-entity / two-entity
+                prompt by the one-step mask it matches best (IoU) first;
+                None: as ``test_cfg.prompt_snap`` says (off by default).
+                Measured to help scribbles and cost exact prompts
+                (docs/inference.md, "Rough prompts").
 
         Returns:
             DetDataSample: A new sample; the decoder's masks are in the
@@ -130,7 +137,8 @@ class AIMSImageSession:
                 self.data_sample, [torch.from_numpy(mask)],
                 decoder,
                 prompt_type=prompt_type,
-                references=self._references())[0]
+                references=self._references(snap),
+                snap=snap)[0]
 
     def predict(
             self,
@@ -159,7 +167,8 @@ class AIMSImageSession:
             prompts: Union[PromptInput, Sequence[PromptInput]],
             decoder: Union[str, Sequence[str]] = 'part',
             prompt_type: Optional[str] = None,
-            return_datasamples: bool = False
+            return_datasamples: bool = False,
+            snap: Optional[bool] = None
     ) -> List[Union[dict, DetDataSample]]:
         """Prompt inference of one or several masks on the cached features.
 
@@ -178,6 +187,7 @@ class AIMSImageSession:
             prompt_type (str, optional): See :meth:`prompt_sample`; by
                 default each decoder's.
             return_datasamples (bool): Return ``DetDataSample`` s.
+            snap (bool, optional): See :meth:`prompt_sample`.
 
         Returns:
             list[dict | DetDataSample]: One prediction dict per prompt, with
@@ -209,7 +219,8 @@ class AIMSImageSession:
                     name,
                     prompt_type=prompt_type
                     or DEFAULT_PROMPT_TYPES.get(name),
-                    references=self._references())
+                    references=self._references(snap),
+                    snap=snap)
                 for row, sample in zip(rows, outputs):
                     samples[row] = sample
         if return_datasamples:

@@ -390,7 +390,8 @@ class AIMSInferencer(BaseInferencer):
                prompts: Union[PromptInput, Sequence[PromptInput]],
                decoder: Union[str, Sequence[str]] = 'part',
                prompt_type: Optional[str] = None,
-               return_datasamples: bool = False) -> List[dict]:
+               return_datasamples: bool = False,
+               snap: Optional[bool] = None) -> List[dict]:
         """Run several prompts on one image, computing its features once.
 
         Args:
@@ -403,6 +404,10 @@ class AIMSInferencer(BaseInferencer):
                 :meth:`AIMSImageSession.prompt`).
             prompt_type (str, optional): Recorded in the result.
             return_datasamples (bool): Return ``DetDataSample`` s.
+            snap (bool, optional): Snap one-entity / two-entity prompts to
+                the one-step mask they match best first (see
+                :meth:`AIMSImageSession.prompt_sample`); None: as
+                ``test_cfg.prompt_snap`` says.
 
         Returns:
             list[dict]: One prediction dict per prompt.
@@ -410,7 +415,7 @@ class AIMSInferencer(BaseInferencer):
         session = image if isinstance(
             image, AIMSImageSession) else self.session(image)
         return session.prompt(prompts, decoder, prompt_type,
-                              return_datasamples)
+                              return_datasamples, snap=snap)
 
     def __call__(self,
                  inputs,

@@ -241,9 +241,10 @@ def test_session_computes_features_once(inferencer, monkeypatch):
 
 def test_session_snaps_rough_prompts_on_one_cached_one_step(
         inferencer, monkeypatch):
-    """With ``test_cfg.prompt_snap`` a session computes the one-step
-    prediction once and drills into the entity a box matches best: the
-    same as drilling into that entity's mask without snapping."""
+    """With ``test_cfg.prompt_snap`` (or ``snap=True`` per call) a session
+    computes the one-step prediction once and drills into the entity a box
+    matches best: the same as drilling into that entity's mask without
+    snapping; ``snap=False`` per call overrides the config."""
     model = inferencer.model
     session = inferencer.session(GOOD)
     entity = [
@@ -263,6 +264,7 @@ def test_session_snaps_rough_prompts_on_one_cached_one_step(
     [snapped] = session.prompt(box, return_datasamples=True)
     [again] = session.prompt([box, box], decoder='part')[:1]
     sample = session.prompt_sample(box)
+    [not_snapped] = session.prompt(box, snap=False)
     assert len(calls) == 1
     iou = snapped.metainfo['prompt_snap_iou']
     assert 0 < iou <= 1
@@ -270,7 +272,10 @@ def test_session_snaps_rough_prompts_on_one_cached_one_step(
     monkeypatch.setattr(model, 'prompt_snap', False)
     [by_mask] = session.prompt(mask)
     [by_box] = session.prompt(box)
-    assert again['masks'] == by_mask['masks']
+    # per call: snap=True without test_cfg.prompt_snap, snap=False with it
+    [per_call] = inferencer.prompt(session, box, snap=True)
+    assert again['masks'] == by_mask['masks'] == per_call['masks']
+    assert not_snapped['masks'] == by_box['masks']
     assert torch.equal(sample.pred_part_instances.masks,
                        snapped.pred_part_instances.masks)
     assert by_box['masks'] != by_mask['masks']

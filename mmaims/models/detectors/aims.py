@@ -518,8 +518,8 @@ class AIMS(BaseDetector):
                         image_indices: Optional[Sequence[int]] = None,
                         rescale: bool = True,
                         batch_size: Optional[int] = None,
-                        references: Optional[SampleList] = None
-                        ) -> SampleList:
+                        references: Optional[SampleList] = None,
+                        snap: Optional[bool] = None) -> SampleList:
         """Prompt inference of many prompts on cached image features.
 
         The prompts run through the prompt encoder, the decoders and the
@@ -547,6 +547,8 @@ class AIMS(BaseDetector):
             references (list[DetDataSample], optional): One-step
                 predictions of the images (rows of ``data_samples``) that
                 ``prompt_snap`` snaps to; None: computed when needed.
+            snap (bool, optional): Snap these prompts or not, whatever
+                ``test_cfg.prompt_snap`` says; None: as it says.
 
         Returns:
             list[DetDataSample]: One sample per prompt, in order, as
@@ -576,7 +578,9 @@ class AIMS(BaseDetector):
         snap_level = DRILL_DOWN_PROMPT_LEVELS.get(
             prompt_type or DEFAULT_PROMPT_TYPES.get(decoder))
         ious = None
-        if self.prompt_snap and snap_level is not None:
+        if snap is None:
+            snap = self.prompt_snap
+        if snap and snap_level is not None:
             prompts, ious = self.snap_prompts(feats, data_samples, prompts,
                                               image_indices, snap_level,
                                               references, rescale)
