@@ -470,6 +470,7 @@ class DrillDownApp:
     def drill_down_brush(self,
                          editor_value: Any,
                          decoder: str = PART,
+                         snap: Optional[bool] = None,
                          progress: Optional[ProgressFn] = None) -> PageView:
         """Split a region brushed over the image.
 
@@ -478,6 +479,9 @@ class DrillDownApp:
                 (``background``, ``layers``, ``composite``; a pixel painted
                 on a layer is in the region) or an ``h x w`` mask.
             decoder (str): ``'part'``, ``'relation'`` or ``'entity'``.
+            snap (bool, optional): Replace the region by the one-step mask
+                it matches best first (``AIMSImageSession.prompt``); None:
+                as the model's ``test_cfg.prompt_snap``.
             progress (callable, optional): ``progress(fraction, text)``.
 
         Returns:
@@ -489,12 +493,14 @@ class DrillDownApp:
             raise UserInputError(
                 'The brush mask is empty: paint over the region to split '
                 'in the brush editor first.')
-        return self._run_prompt(mask, decoder, 'brush', progress=progress)
+        return self._run_prompt(
+            mask, decoder, 'brush', snap=snap, progress=progress)
 
     @_action
     def drill_down_mask(self,
                         mask: Union[str, np.ndarray, None],
                         decoder: str = PART,
+                        snap: Optional[bool] = None,
                         progress: Optional[ProgressFn] = None) -> PageView:
         """Split the region of a mask file or array (non-zero = inside).
 
@@ -502,6 +508,9 @@ class DrillDownApp:
             mask (str | np.ndarray): PNG path or ``h x w`` array; another
                 size than the image is resized with a note.
             decoder (str): ``'part'``, ``'relation'`` or ``'entity'``.
+            snap (bool, optional): Replace the region by the one-step mask
+                it matches best first (``AIMSImageSession.prompt``); None:
+                as the model's ``test_cfg.prompt_snap``.
             progress (callable, optional): ``progress(fraction, text)``.
 
         Returns:
@@ -511,12 +520,14 @@ class DrillDownApp:
         if mask is None or (isinstance(mask, str) and not mask):
             raise UserInputError('No mask file given: upload a PNG whose '
                                  'non-zero pixels are the region to split.')
-        return self._run_prompt(mask, decoder, 'mask file', progress=progress)
+        return self._run_prompt(
+            mask, decoder, 'mask file', snap=snap, progress=progress)
 
     @_action
     def drill_down_box(self,
                        box: Union[str, Sequence[float]],
                        decoder: str = PART,
+                       snap: Optional[bool] = None,
                        progress: Optional[ProgressFn] = None) -> PageView:
         """Split the pixels of a box.
 
@@ -525,6 +536,9 @@ class DrillDownApp:
                 numbers, in pixels of the original image (``x2``, ``y2``
                 exclusive).
             decoder (str): ``'part'``, ``'relation'`` or ``'entity'``.
+            snap (bool, optional): Replace the region by the one-step mask
+                it matches best first (``AIMSImageSession.prompt``); None:
+                as the model's ``test_cfg.prompt_snap``.
             progress (callable, optional): ``progress(fraction, text)``.
 
         Returns:
@@ -532,13 +546,14 @@ class DrillDownApp:
         """
         self._need_image()
         return self._run_prompt(
-            parse_box(box), decoder, 'box', progress=progress)
+            parse_box(box), decoder, 'box', snap=snap, progress=progress)
 
     def _run_prompt(self,
                     prompt: Union[str, np.ndarray, tuple],
                     decoder: str,
                     source: str,
                     parent: Optional[dict] = None,
+                    snap: Optional[bool] = None,
                     progress: Optional[ProgressFn] = None) -> str:
         """Run one prompt on the session; keep it as the last drill-down."""
         progress = progress or (lambda fraction, text: None)
@@ -549,7 +564,8 @@ class DrillDownApp:
         where = f'{self.session.name}: {source} prompt'
         prompt_mask = fit_prompt(
             load_prompt(prompt, where), self.session.shape, where)
-        result = self.session.prompt([prompt_mask], decoder=decoder)[0]
+        result = self.session.prompt([prompt_mask], decoder=decoder,
+                                     snap=snap)[0]
         self.drill = dict(
             source=source,
             parent=parent,
@@ -985,7 +1001,8 @@ def build_page(app: DrillDownApp):
     file), ``load-demo``, ``level``, ``score-thr``, ``overlay`` (click it),
     ``drill-down``, ``selection``, ``hierarchy``, ``drill-image``,
     ``drill-result``, ``brush``, ``mask-upload``, ``box``,
-    ``prompt-decoder``, ``drill-brush``, ``drill-mask``, ``drill-box``,
+    ``prompt-decoder``, ``snap``, ``drill-brush``, ``drill-mask``,
+    ``drill-box``,
     ``export``, ``downloads``, ``status``.
 
     Args:
@@ -1073,14 +1090,17 @@ def build_page(app: DrillDownApp):
         """The handler of a drill-down on the user's own region: brush,
         mask file or box (``DrillDownApp.drill_down_<kind>``)."""
 
-        def handler(state, value, decoder, progress=gr.Progress()):
+        def handler(state, value, decoder, snap, progress=gr.Progress()):
             page = page_of(state)
             action = getattr(page, method)
             return outputs(
                 page,
                 run(
                     page, lambda: action(
-                        value, decoder, progress=progress_fn(progress))))
+                        value,
+                        decoder,
+                        snap=bool(snap),
+                        progress=progress_fn(progress))))
 
         return handler
 
@@ -1152,6 +1172,12 @@ def build_page(app: DrillDownApp):
                                value=PART,
                                label='Decoder',
                                elem_id='prompt-decoder')
+            snap = gr.Checkbox(
+                value=app.model.prompt_snap,
+                label='Snap the region to the predicted mask it matches '
+                'best (helps scribbles and strokes, costs precise masks; '
+                'docs/inference.md, "Rough prompts")',
+                elem_id='snap')
             with gr.Row():
                 with gr.Column():
                     brush = gr.ImageEditor(
@@ -1200,10 +1226,12 @@ def build_page(app: DrillDownApp):
         score_thr.release(on_score_thr, [state, score_thr], shown)
         overlay.select(on_click, [state], shown)
         drill_button.click(on_drill, [state], shown)
-        brush_button.click(on_drill_brush, [state, brush, decoder], shown)
-        mask_button.click(on_drill_mask, [state, mask_file, decoder], shown)
-        box_button.click(on_drill_box, [state, box, decoder], shown)
-        box.submit(on_drill_box, [state, box, decoder], shown)
+        brush_button.click(on_drill_brush, [state, brush, decoder, snap],
+                           shown)
+        mask_button.click(on_drill_mask, [state, mask_file, decoder, snap],
+                          shown)
+        box_button.click(on_drill_box, [state, box, decoder, snap], shown)
+        box.submit(on_drill_box, [state, box, decoder, snap], shown)
         export_button.click(on_export, [state], shown + [downloads])
     return page
 

@@ -303,6 +303,25 @@ def test_box_equals_mask(loaded, tmp_path):
         view.message
 
 
+def test_snap_checkbox_drills_into_the_predicted_mask(loaded):
+    """With ``snap`` a box drills into the one-step entity it matches
+    best, as the session's ``snap=True`` does; without it, into the box."""
+    app = loaded
+    entity = max((m for m in app.prediction['masks']
+                  if m['level'] == 'entity'),
+                 key=lambda m: m['score'])
+    ys, xs = np.nonzero(decode_rle(entity['segmentation']))
+    box = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+    results = {}
+    for snap in (False, True):
+        view = app.drill_down_box(box, 'part', snap=snap)
+        assert view.severity == 'info', view.message
+        results[snap] = app.drill['result']['masks']
+    [want] = app.session.prompt(box, snap=True)
+    assert results[True] == want['masks']
+    assert results[True] != results[False]
+
+
 def test_mask_file_of_another_size_is_noted(loaded, tmp_path):
     app = loaded
     path = str(tmp_path / 'small.png')
@@ -420,7 +439,7 @@ def test_page_builds(webui, app):
     assert ids >= {
         'upload', 'level', 'overlay', 'drill-down', 'selection', 'hierarchy',
         'drill-image', 'drill-result', 'brush', 'mask-upload', 'box',
-        'prompt-decoder', 'export', 'downloads', 'status'
+        'prompt-decoder', 'snap', 'export', 'downloads', 'status'
     }
 
 
