@@ -197,10 +197,21 @@ class AIMSTaskDataset:
         return self.datasets[d].get_data_info(image_index -
                                               int(self._offsets[d]))
 
-    def prepare_data(self, sample_type: int, image_index: int):
-        """Run the pipeline on one image served as ``sample_type``."""
+    def prepare_data(self,
+                     sample_type: int,
+                     image_index: int,
+                     sample_index: Optional[int] = None):
+        """Run the pipeline on one image served as ``sample_type``.
+
+        ``sample_index`` (the sampler's index, :meth:`decode_index`) is
+        passed on as ``results['sample_index']``: ``PackAIMSInputs`` puts it
+        in the metainfo, so a served sample names the draw of the sampler
+        it answers even when another image replaced a rejected one.
+        """
         results = copy.deepcopy(self.get_data_info(image_index))
         results['sample_type'] = sample_type
+        if sample_index is not None:
+            results['sample_index'] = sample_index
         return self.pipeline(results)
 
     def __getitem__(self, idx: int) -> dict:
@@ -208,7 +219,7 @@ class AIMSTaskDataset:
         if sample_type not in self.pools:
             raise ValueError(f'index {idx} asks for sample type '
                              f'{sample_type}, which is disabled')
-        data = self.prepare_data(sample_type, image_index)
+        data = self.prepare_data(sample_type, image_index, idx)
         tried = [image_index]
         while data is None and len(tried) <= self.max_refetch:
             # the image could not serve the type after augmentation: use
@@ -219,7 +230,7 @@ class AIMSTaskDataset:
             rng = np.random.default_rng([idx, len(tried)])
             image_index = self._other_image(sample_type, image_index, rng)
             tried.append(image_index)
-            data = self.prepare_data(sample_type, image_index)
+            data = self.prepare_data(sample_type, image_index, idx)
         if data is None:
             raise RuntimeError(
                 f'sample type {sample_type}: the pipeline returned None for '

@@ -138,8 +138,11 @@ def test_concatenates_datasets_and_refetches(synthetic_root):
     out = ds[ds.encode_index(8, ppp)]
     assert out['data_samples'].task['sample_type'] == 8
     assert out['data_samples'].source == 'toy_psg'
+    # the served sample names the sampler's draw it answers
+    assert out['data_samples'].sample_index == ds.encode_index(8, ppp)
     # the replacement depends on the index only, not on the global RNG
-    # (a resumed run must serve the samples of an uninterrupted one)
+    # (a resumed run serves the replacement an uninterrupted one serves,
+    # when the same image is rejected)
     chosen = set()
     for seed in range(4):
         np.random.seed(seed)

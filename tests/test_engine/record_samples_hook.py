@@ -14,8 +14,11 @@ from mmaims.registry import HOOKS
 
 @HOOKS.register_module(force=True)
 class RecordSamplesHook(Hook):
-    """Append ``{iter, rank, samples: [[img_id, sample_type], ...]}`` per
-    training iteration to ``work_dir/samples.jsonl``.
+    """Append ``{iter, rank, samples: [[img_id, sample_type], ...],
+    stream: [sample_index, ...]}`` per training iteration to
+    ``work_dir/samples.jsonl`` (``stream``: the sampler's indices the
+    samples answer; ``img_id`` is the image served, another one when the
+    pipeline rejected the drawn image after its random augmentation).
 
     Args:
         kill_after (int, optional): After this many iterations (and after
@@ -33,8 +36,11 @@ class RecordSamplesHook(Hook):
                          outputs=None):
         samples = [[s.metainfo['img_id'], s.metainfo['task']['sample_type']]
                    for s in data_batch['data_samples']]
+        stream = [
+            s.metainfo['sample_index'] for s in data_batch['data_samples']
+        ]
         line = json.dumps(dict(iter=batch_idx, rank=get_rank(),
-                               samples=samples))
+                               samples=samples, stream=stream))
         with open(osp.join(runner.work_dir, 'samples.jsonl'), 'a') as f:
             f.write(line + '\n')
         marker = osp.join(runner.work_dir, 'killed')

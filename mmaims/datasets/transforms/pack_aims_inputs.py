@@ -57,8 +57,9 @@ class PackAIMSInputs(BaseTransform):
     Args:
         meta_keys (Sequence[str]): Keys copied into the metainfo (when
             present). Defaults to mmdet's plus ``levels``, ``source``,
-            ``task`` and ``drill_down_prompts``
-            (:class:`LoadDrillDownPrompts`).
+            ``task``, ``drill_down_prompts`` (:class:`LoadDrillDownPrompts`)
+            and ``sample_index`` (the sampler's index of a training sample,
+            :meth:`AIMSTaskDataset.prepare_data`).
     """
 
     def __init__(self,
@@ -67,7 +68,8 @@ class PackAIMSInputs(BaseTransform):
                                              'scale_factor', 'flip',
                                              'flip_direction', 'levels',
                                              'source', 'task',
-                                             'drill_down_prompts')) -> None:
+                                             'drill_down_prompts',
+                                             'sample_index')) -> None:
         self.meta_keys = tuple(meta_keys)
 
     def transform(self, results: dict) -> Optional[dict]:
