@@ -464,13 +464,7 @@ class AIMS(BaseDetector):
         device = feats[0].device
         prompts = [[dict(p) for p in s.metainfo.get('drill_down_prompts', [])]
                    for s in data_samples]
-        # light copies: the prompt samples need the geometry, not the list
-        light = [
-            DetDataSample(metainfo={
-                k: v
-                for k, v in s.metainfo.items() if k != 'drill_down_prompts'
-            }) for s in data_samples
-        ]
+        light = _geometry_copies(data_samples)
         results = [[] for _ in data_samples]
         entries = [(i, row, p) for i, image in enumerate(prompts)
                    for row, p in enumerate(image)]
@@ -630,16 +624,8 @@ class AIMS(BaseDetector):
             of each with the given prompt (None: kept as given).
         """
         if references is None:
-            # one-step copies: no prompt, no task, no drill-down prompts
-            plain = [
-                DetDataSample(
-                    metainfo={
-                        k: v
-                        for k, v in s.metainfo.items()
-                        if k not in ('task', 'drill_down_prompts')
-                    }) for s in data_samples
-            ]
-            references = self.predict_by_feat(feats, plain, rescale)
+            references = self.predict_by_feat(
+                feats, _geometry_copies(data_samples), rescale)
         if len(references) != len(data_samples):
             raise ValueError(f'{len(references)} references for '
                              f'{len(data_samples)} images')
@@ -928,6 +914,21 @@ class AIMS(BaseDetector):
                 data_sample.set_field(
                     result.get(link.key, _empty_links(device)), link.field)
         return data_samples
+
+
+def _geometry_copies(data_samples: SampleList) -> SampleList:
+    """Light copies of the samples: their metainfo (the image geometry)
+    without ``task`` and ``drill_down_prompts``, no data fields, so that
+    :meth:`AIMS.predict_by_feat` runs them one-step and a prompt pass sets
+    its own task."""
+    return [
+        DetDataSample(
+            metainfo={
+                k: v
+                for k, v in s.metainfo.items()
+                if k not in ('task', 'drill_down_prompts')
+            }) for s in data_samples
+    ]
 
 
 def _empty_instances(shape: Tuple[int, int],
