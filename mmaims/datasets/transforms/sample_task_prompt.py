@@ -76,7 +76,11 @@ class SampleTaskPrompt(BaseTransform):
     instead of cutting them at a prompt that missed a few pixels. The
     children of a prompt are all annotated wherever they are (they are the
     prompt's own), so this adds no false background; ``valid_region`` and
-    crowd regions are still ignored.
+    crowd regions are still ignored. With ``loss_region_margin=k`` every
+    prompted sample (types 4-8, roughened or not) is supervised over its
+    prompted region (exact | rough) grown by ``k`` pixels: the ring just
+    outside an exact prompt, which ``test_cfg.prompt_clip='margin'`` lets
+    through at inference, is then background in training too.
 
     If the image cannot serve the type (e.g. a crop removed every relation)
     the transform returns None and the dataset loads another image.
@@ -98,7 +102,8 @@ class SampleTaskPrompt(BaseTransform):
     - task (dict): ``sample_type``, ``prompt_type``, ``decoder``,
       ``supervision``
     - loss_region (np.bool ``H x W``, only for a roughened prompt, or
-      every prompted sample with ``loss_region='image'``)
+      every prompted sample with ``loss_region='image'`` or
+      ``loss_region_margin > 0``)
 
     Args:
         default_sample_type (int): Type used when the results carry no
@@ -108,12 +113,13 @@ class SampleTaskPrompt(BaseTransform):
             lie inside a partial prompt for it to be a target. Defaults to
             0.5.
         rough_prompts (dict, optional): ``dict(prob=float,
-            perturbations=[...], loss_region='prompt' | 'image')``, see
-            above; each perturbation a type of
-            :data:`mmaims.structures.prompt_perturbation.PERTURBATIONS` or
-            ``dict(type=..., **params)``; ``loss_region`` defaults to
-            ``'prompt'`` (exact | rough). Defaults to None (exact prompts,
-            the paper).
+            perturbations=[...], loss_region='prompt' | 'image',
+            loss_region_margin=int)``, see above; each perturbation a type
+            of :data:`mmaims.structures.prompt_perturbation.PERTURBATIONS`
+            or ``dict(type=..., **params)``; ``loss_region`` defaults to
+            ``'prompt'`` (exact | rough), ``loss_region_margin`` to 0 (only
+            with ``'prompt'``). Defaults to None (exact prompts, the
+            paper).
     """
 
     def __init__(self,
@@ -127,19 +133,28 @@ class SampleTaskPrompt(BaseTransform):
         self.rough_prob = 0.0
         self.rough_perturbations = []
         self.rough_loss_region = 'prompt'
+        self.loss_region_margin = 0
         if rough_prompts is not None:
             rough = dict(rough_prompts)
-            unknown = set(rough) - {'prob', 'perturbations', 'loss_region'}
+            unknown = set(rough) - {
+                'prob', 'perturbations', 'loss_region', 'loss_region_margin'
+            }
             self.rough_prob = float(rough.get('prob', 0.5))
             self.rough_perturbations = list(rough.get('perturbations', []))
             self.rough_loss_region = rough.get('loss_region', 'prompt')
+            self.loss_region_margin = rough.get('loss_region_margin', 0)
+            margin_ok = isinstance(self.loss_region_margin, int) and (
+                self.loss_region_margin == 0 or
+                (self.loss_region_margin > 0
+                 and self.rough_loss_region == 'prompt'))
             if unknown or not 0.0 <= self.rough_prob <= 1.0 or \
-                    not self.rough_perturbations or \
+                    not self.rough_perturbations or not margin_ok or \
                     self.rough_loss_region not in ('prompt', 'image'):
                 raise ValueError(
                     'SampleTaskPrompt: rough_prompts must be dict(prob in '
                     '[0, 1], perturbations=[at least one], loss_region='
-                    f"'prompt' | 'image'), got {rough_prompts!r}")
+                    "'prompt' | 'image', loss_region_margin=int >= 0, only "
+                    f"with 'prompt'), got {rough_prompts!r}")
             for spec in self.rough_perturbations:
                 perturbation_tag(spec)  # raises on an unknown one
 
@@ -186,6 +201,10 @@ class SampleTaskPrompt(BaseTransform):
             prompt = rough.astype(np.uint8)
         if prompt_type != 'full' and self.rough_loss_region == 'image':
             results[LOSS_REGION_FIELD] = np.ones((h, w), dtype=bool)
+        elif prompt_type != 'full' and self.loss_region_margin > 0:
+            region = results.get(LOSS_REGION_FIELD, prompt.astype(bool))
+            results[LOSS_REGION_FIELD] = perturb_prompt(
+                region, dict(type='dilate', k=self.loss_region_margin))
         results['prompt_mask'] = prompt
         results['task'] = dict(
             sample_type=sample_type,

@@ -280,8 +280,50 @@ def test_image_loss_region_covers_every_prompted_sample(toy_results):
         assert 'loss_region' not in full
 
 
+def test_loss_region_margin_grows_the_region_of_every_prompted_sample(
+        toy_results):
+    """``loss_region_margin=k``: the loss region of a prompted sample
+    (types 4-8, roughened or not) is (exact | rough) grown by a
+    ``(2k + 1)`` square; full-image types and the targets are unchanged."""
+    k = 2
+    for prob in (0.0, 1.0):
+        rough = dict(ROUGH, prob=prob, loss_region_margin=k)
+        for sample_type in (4, 5, 6, 7, 8):
+            levels = [ENTITY, RELATION] if sample_type == 8 else ALL
+            exact = _sample(toy_results, sample_type, levels, seed=5)
+            ring = _sample(toy_results, sample_type, levels, seed=5,
+                           rough_prompts=rough)
+            no_ring = _sample(toy_results, sample_type, levels, seed=5,
+                              rough_prompts=dict(rough, loss_region_margin=0))
+            for key in ('gt_ann_ids', 'gt_part_ann_ids',
+                        'gt_relation_ann_ids'):
+                assert np.array_equal(exact[key], ring[key]), key
+            assert np.array_equal(ring['prompt_mask'], no_ring['prompt_mask'])
+            inner = no_ring.get('loss_region',
+                                no_ring['prompt_mask'].astype(bool))
+            region = ring['loss_region']
+            assert region.dtype == bool and region.shape == inner.shape
+            # grown by exactly k: each region pixel lies within k of the
+            # inner region (Chebyshev), and every such pixel is in it
+            ys, xs = np.nonzero(inner)
+            h, w = inner.shape
+            yy, xx = np.mgrid[:h, :w]
+            dist = np.full((h, w), np.inf)
+            for y, x in zip(ys, xs):
+                dist = np.minimum(dist,
+                                  np.maximum(abs(yy - y), abs(xx - x)))
+            assert np.array_equal(region, dist <= k), sample_type
+            assert (region & ~inner).any()
+        full = _sample(toy_results, 1, seed=0, rough_prompts=rough)
+        assert 'loss_region' not in full
+
+
 @pytest.mark.parametrize('rough', [
     dict(prob=0.5, perturbations=['box'], loss_region='box'),
+    dict(prob=0.5, perturbations=['box'], loss_region_margin=-1),
+    dict(prob=0.5, perturbations=['box'], loss_region_margin=1.5),
+    dict(prob=0.5, perturbations=['box'], loss_region='image',
+         loss_region_margin=2),
     dict(prob=1.5, perturbations=['box']),
     dict(prob=0.5, perturbations=[]),
     dict(prob=0.5, perturbations=['blur']),
