@@ -353,3 +353,15 @@ def test_drill_down_robustness_table(tiny_config, tiny_checkpoint, tmp_path):
     assert [line.split('|')[1].strip() for line in lines[2:]] == [
         'exact', 'dilate1'
     ]
+    # two checkpoints (here the same one twice): mean ± spread per cell
+    two = run([
+        PY, 'tools/analysis_tools/drill_down_robustness.py', tiny_config,
+        tiny_checkpoint, tiny_checkpoint, '--perturbations', 'exact'
+    ]).stdout
+    assert two.count(f'exact [{tiny_checkpoint}]:') == 2
+    one_cells = lines[2].split('|')[2:-1]
+    two_cells = two.strip().splitlines()[-1].split('|')[2:-1]
+    assert len(two_cells) == len(one_cells) == 8
+    for single, pair in zip(one_cells, two_cells):
+        single, pair = single.strip(), pair.strip()
+        assert pair == (single if single == '-' else f'{single} ± 0.000')

@@ -2,7 +2,8 @@
 """Drill-down from rough prompts: the drill-down metrics of one checkpoint
 with exact, box, dilated, eroded, lasso and scribble prompts, side by side.
 
-    python tools/analysis_tools/drill_down_robustness.py CONFIG CKPT \\
+    python tools/analysis_tools/drill_down_robustness.py CONFIG \\
+        CKPT [CKPT ...] \\
         [--perturbations exact box dilate:3 erode:2 polygon:3 strokes:3] \\
         [--seed 0] [--cfg-options model.test_cfg.prompt_clip=inside] \\
         [--out table.md]
@@ -14,13 +15,17 @@ prompt, the targets stay the true children) and
 and relation -> entities, R@0.75 and mAP of the drill-down and of the
 one-step reference restricted to the same rough prompt
 (docs/formats.md section 3). ``type:value`` sets the perturbation's main
-parameter (``dilate:3`` is ``dict(type='dilate', k=3)``).
+parameter (``dilate:3`` is ``dict(type='dilate', k=3)``). With several
+checkpoints (the same config trained with different seeds) every cell is
+the mean ± the spread (population standard deviation) over them, as
+``ablation_table.py``; each checkpoint's own row is printed as it is done.
 """
 import argparse
 import copy
 import os.path as osp
 import sys
 
+import numpy as np
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import load_checkpoint
@@ -61,7 +66,8 @@ def parse_perturbation(text: str):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
-    parser.add_argument('checkpoint')
+    parser.add_argument(
+        'checkpoints', nargs='+', help='one or more (e.g. one per seed)')
     parser.add_argument(
         '--perturbations',
         nargs='+',
@@ -74,6 +80,16 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def _cell(values: list) -> str:
+    """Mean (± population std over checkpoints); '-' when undefined."""
+    if any(v < 0 for v in values):
+        return '-'
+    text = f'{np.mean(values):.3f}'
+    if len(values) > 1:
+        text += f' ± {np.std(values):.3f}'
+    return text
+
+
 def main(argv=None) -> str:
     args = parse_args(argv)
     register_all_modules()
@@ -81,15 +97,21 @@ def main(argv=None) -> str:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    model = MODELS.build(cfg.model)
-    load_checkpoint(model, args.checkpoint, map_location='cpu')
-    model = model.to(args.device).eval()
+    models = []
+    for checkpoint in args.checkpoints:
+        model = MODELS.build(cfg.model)
+        load_checkpoint(model, checkpoint, map_location='cpu')
+        models.append(model.to(args.device).eval())
     dataset_cfg = cfg.test_dataloader.dataset
     batch_size = cfg.test_dataloader.get('batch_size', 1)
     children = [link_type(t).child for t in DRILL_DOWN_PROMPT_TYPES]
+    columns = [(child, scoring, value) for child in children
+               for scoring, value in (('drill', 'R@0.75'), ('drill', 'mAP'),
+                                      ('restricted', 'R@0.75'),
+                                      ('restricted', 'mAP'))]
     header = ['prompt'] + [
-        f'{_PLURAL[child]} {value}' for child in children
-        for value in ('R@0.75', 'mAP', 'restricted R@0.75', 'restricted mAP')
+        f'{_PLURAL[child]} ' + ('' if scoring == 'drill' else 'restricted ')
+        + value for child, scoring, value in columns
     ]
     rows = []
     for spec in args.perturbations:
@@ -103,23 +125,21 @@ def main(argv=None) -> str:
                              'LoadDrillDownPrompts')
         steps[0].update(perturbation=spec, seed=args.seed)
         dataset = DATASETS.build(run_cfg)
-        metric = METRICS.build(dict(cfg.test_evaluator, drill_down=True))
-        metric.dataset_meta = dataset.metainfo
-        with torch.no_grad():
-            metrics = evaluate(model, dataset, metric, batch_size,
-                               False)['metrics']
-        cells = [tag or 'exact']
-        for child in children:
-            infix = f'{tag}_' if tag else ''
-            for scoring, value in (('drill', 'R@0.75'), ('drill', 'mAP'),
-                                   ('restricted', 'R@0.75'),
-                                   ('restricted', 'mAP')):
-                got = metrics[f'aims/{scoring}_{infix}{child}_{value}']
-                cells.append('-' if got < 0 else f'{got:.3f}')
-        rows.append(cells)
-        print(f'{cells[0]}: ' + ', '.join(
-            f'{h} {c}' for h, c in zip(header[1:], cells[1:])),
-              flush=True)
+        infix = f'{tag}_' if tag else ''
+        values = [[] for _ in columns]
+        for checkpoint, model in zip(args.checkpoints, models):
+            metric = METRICS.build(dict(cfg.test_evaluator, drill_down=True))
+            metric.dataset_meta = dataset.metainfo
+            with torch.no_grad():
+                metrics = evaluate(model, dataset, metric, batch_size,
+                                   False)['metrics']
+            for column, (child, scoring, value) in zip(values, columns):
+                column.append(metrics[f'aims/{scoring}_{infix}{child}_'
+                                      f'{value}'])
+            print(f'{tag or "exact"} [{checkpoint}]: ' + ', '.join(
+                f'{h} {_cell([v[-1]])}' for h, v in zip(header[1:], values)),
+                  flush=True)
+        rows.append([tag or 'exact'] + [_cell(v) for v in values])
     lines = ['| ' + ' | '.join(r) + ' |' for r in [header] + rows]
     lines.insert(1, '|' + '---|' * len(header))
     return emit('\n'.join(lines) + '\n', args.out)
