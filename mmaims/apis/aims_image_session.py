@@ -8,6 +8,7 @@ import torch.nn as nn
 from mmdet.structures import DetDataSample
 from mmengine.structures import PixelData
 
+from mmaims.structures.drill_down import DRILL_DOWN_PROMPT_LEVELS
 from mmaims.structures.prompt_geometry import fit_prompt
 from mmaims.structures.tasks import DEFAULT_PROMPT_TYPES
 from .inputs import PromptInput, is_box, load_prompt
@@ -87,12 +88,14 @@ class AIMSImageSession:
             # one-step inference without recomputing the image features
             return self.model.predict_by_feat(self.feats, [sample])[0]
 
-    def _references(
-            self, snap: Optional[bool]) -> Optional[List[DetDataSample]]:
+    def _references(self, snap: Optional[bool],
+                    prompt_type: str) -> Optional[List[DetDataSample]]:
         """The one-step prediction that snapping (``snap``, or
         ``test_cfg.prompt_snap`` when it is None) snaps rough prompts to,
-        computed once per session (None without snapping)."""
-        if not (self.model.prompt_snap if snap is None else snap):
+        computed once per session (None without snapping, or for a prompt
+        type that is never snapped)."""
+        if not (self.model.prompt_snap if snap is None else snap) or \
+                prompt_type not in DRILL_DOWN_PROMPT_LEVELS:
             return None
         if self._reference is None:
             self._reference = self.predict_sample()
@@ -137,7 +140,7 @@ class AIMSImageSession:
                 self.data_sample, [torch.from_numpy(mask)],
                 decoder,
                 prompt_type=prompt_type,
-                references=self._references(snap),
+                references=self._references(snap, prompt_type),
                 snap=snap)[0]
 
     def predict(
@@ -213,13 +216,13 @@ class AIMSImageSession:
         with torch.no_grad():
             for name in sorted(set(decoders)):
                 rows = [i for i, d in enumerate(decoders) if d == name]
+                name_type = prompt_type or DEFAULT_PROMPT_TYPES.get(name)
                 outputs = self.model.predict_prompts(
                     self.feats,
                     self.data_sample, [masks[i] for i in rows],
                     name,
-                    prompt_type=prompt_type
-                    or DEFAULT_PROMPT_TYPES.get(name),
-                    references=self._references(snap),
+                    prompt_type=name_type,
+                    references=self._references(snap, name_type),
                     snap=snap)
                 for row, sample in zip(rows, outputs):
                     samples[row] = sample

@@ -259,8 +259,12 @@ def test_session_snaps_rough_prompts_on_one_cached_one_step(
         calls.append(1)
         return predict_by_feat(*args, **kwargs)
 
+    fresh = inferencer.session(GOOD)
     monkeypatch.setattr(model, 'predict_by_feat', counting_predict_by_feat)
     monkeypatch.setattr(model, 'prompt_snap', True)
+    # an entity-decoder prompt is never snapped: no one-step pass for it
+    fresh.prompt(box, decoder='entity')
+    assert calls == [] and fresh._reference is None
     [snapped] = session.prompt(box, return_datasamples=True)
     [again] = session.prompt([box, box], decoder='part')[:1]
     sample = session.prompt_sample(box)
