@@ -5,15 +5,14 @@ from typing import List, NamedTuple, Sequence, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmcv.cnn import Conv2d
 from mmdet.models.layers import (Mask2FormerTransformerDecoder,
                                  SinePositionalEncoding3D)
 from mmdet.utils import ConfigType, OptMultiConfig
-from mmengine.model import BaseModule, ModuleList
+from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmaims.registry import MODELS
-from .level_decoder import LevelDecoder
+from .level_decoder import LevelDecoder, input_projections, prediction_embeds
 
 
 class BatchDecoderOutput(NamedTuple):
@@ -92,14 +91,9 @@ class CropBatchDecoder(BaseModule):
                 f'{feat_channels}; the batch queries have feat_channels')
         self.num_heads = self.transformer_decoder.layers[0].cross_attn.\
             num_heads
-        self.decoder_input_projs = ModuleList()
-        for _ in range(num_transformer_feat_level):
-            if enforce_decoder_input_project:
-                self.decoder_input_projs.append(
-                    Conv2d(
-                        feat_channels, self.decoder_embed_dims, kernel_size=1))
-            else:
-                self.decoder_input_projs.append(nn.Identity())
+        self.decoder_input_projs = input_projections(
+            num_transformer_feat_level, feat_channels, self.decoder_embed_dims,
+            enforce_decoder_input_project)
         if feat_channels % 2:
             raise ValueError('CropBatchDecoder: feat_channels must be even '
                              f'for the sine position encoding, got '
@@ -109,11 +103,8 @@ class CropBatchDecoder(BaseModule):
         self.query_embed = nn.Embedding(num_queries, feat_channels)
         self.level_embed = nn.Embedding(num_transformer_feat_level,
                                         feat_channels)
-        self.cls_embed = nn.Linear(feat_channels, 2)
-        self.mask_embed = nn.Sequential(
-            nn.Linear(feat_channels, feat_channels), nn.ReLU(inplace=True),
-            nn.Linear(feat_channels, feat_channels), nn.ReLU(inplace=True),
-            nn.Linear(feat_channels, out_channels))
+        self.cls_embed, self.mask_embed = prediction_embeds(
+            feat_channels, out_channels)
 
     # same sub-module names, same initialisation (mmdet's Mask2FormerHead)
     init_weights = LevelDecoder.init_weights

@@ -41,6 +41,30 @@ class DecoderState:
     mask_preds: List[Tensor] = field(default_factory=list)
 
 
+def input_projections(num_levels: int, in_channels: int, out_channels: int,
+                      project: bool) -> ModuleList:
+    """One 1x1 convolution per feature level (``project``) or identities,
+    as mmdet's ``Mask2FormerHead.decoder_input_projs``."""
+    projs = ModuleList()
+    for _ in range(num_levels):
+        projs.append(
+            Conv2d(in_channels, out_channels, kernel_size=1
+                   ) if project else nn.Identity())
+    return projs
+
+
+def prediction_embeds(feat_channels: int,
+                      out_channels: int) -> Tuple[nn.Module, nn.Module]:
+    """``cls_embed`` (two logits: object / no object, one class-agnostic
+    class) and ``mask_embed`` (Mask2Former's three-layer MLP)."""
+    cls_embed = nn.Linear(feat_channels, 2)
+    mask_embed = nn.Sequential(
+        nn.Linear(feat_channels, feat_channels), nn.ReLU(inplace=True),
+        nn.Linear(feat_channels, feat_channels), nn.ReLU(inplace=True),
+        nn.Linear(feat_channels, out_channels))
+    return cls_embed, mask_embed
+
+
 class LevelDecoder(BaseModule):
     """One AIMS decoder Phi_T (paper eq. 2-3, 7): a Mask2Former transformer
     decoder with its queries and prediction heads, run step by step.
@@ -95,26 +119,17 @@ class LevelDecoder(BaseModule):
         self.decoder_embed_dims = self.transformer_decoder.embed_dims
         self.num_heads = self.transformer_decoder.layers[0].cross_attn.\
             num_heads
-        self.decoder_input_projs = ModuleList()
         # from low resolution to high resolution
-        for _ in range(num_transformer_feat_level):
-            if (self.decoder_embed_dims != feat_channels
-                    or enforce_decoder_input_project):
-                self.decoder_input_projs.append(
-                    Conv2d(
-                        feat_channels, self.decoder_embed_dims, kernel_size=1))
-            else:
-                self.decoder_input_projs.append(nn.Identity())
+        self.decoder_input_projs = input_projections(
+            num_transformer_feat_level, feat_channels, self.decoder_embed_dims,
+            enforce_decoder_input_project
+            or self.decoder_embed_dims != feat_channels)
         self.query_embed = nn.Embedding(num_queries, feat_channels)
         self.query_feat = nn.Embedding(num_queries, feat_channels)
         self.level_embed = nn.Embedding(num_transformer_feat_level,
                                         feat_channels)
-        # two logits: object / no object (one class-agnostic class)
-        self.cls_embed = nn.Linear(feat_channels, 2)
-        self.mask_embed = nn.Sequential(
-            nn.Linear(feat_channels, feat_channels), nn.ReLU(inplace=True),
-            nn.Linear(feat_channels, feat_channels), nn.ReLU(inplace=True),
-            nn.Linear(feat_channels, out_channels))
+        self.cls_embed, self.mask_embed = prediction_embeds(
+            feat_channels, out_channels)
 
     def init_weights(self) -> None:
         """Initialise as mmdet's ``Mask2FormerHead.init_weights``."""
