@@ -354,6 +354,7 @@ def export_onnx(model: nn.Module,
         post_processing=dict(
             model.post_processor.resolved_test_cfg(LEVELS),
             inside_fraction=INSIDE_FRACTION),
+        prompt_snap=model.prompt_snap,
         prompt_decoder_subset=model.prompt_decoder_subset)
     if verify:
         meta['verification'] = verify_export(model, out_dir, meta)

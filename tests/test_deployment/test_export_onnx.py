@@ -224,6 +224,43 @@ def test_runner_drill_down_equals_the_session(runner, inferencer, wide_image,
     assert checked > 0
 
 
+def test_runner_snaps_prompts_as_the_session(runner, inferencer):
+    """``snap=True``: one-entity / two-entity prompts are snapped to the
+    one-step mask the session snaps them to (one one-step pass per encoded
+    image); entity-decoder prompts are not snapped; the export's
+    ``prompt_snap`` (False here) is the default."""
+    assert runner.prompt_snap is False
+    session = inferencer.session(GOOD)
+    feats = runner.encode(GOOD)
+    h, w = session.shape
+    box = np.zeros((h, w), bool)
+    box[h // 5:h - h // 4, w // 5:w // 2 + 4] = True
+    calls = []
+    predict = runner.predict
+
+    def counting_predict(*args, **kwargs):
+        calls.append(1)
+        return predict(*args, **kwargs)
+
+    runner.predict = counting_predict
+    try:
+        for decoder in ('part', 'relation', 'entity'):
+            [ref] = session.prompt(box, decoder=decoder, snap=True)
+            ours = runner.prompt(feats, box, decoder, snap=True)
+            assert_same_prediction(ours, ref)
+            [plain] = session.prompt(box, decoder=decoder, snap=False)
+            if decoder != 'entity':
+                assert ref['masks'] != plain['masks']
+            else:
+                assert ref['masks'] == plain['masks']
+        assert_same_prediction(
+            runner.prompt(feats, box, 'part'),
+            session.prompt(box, snap=False)[0])
+    finally:
+        del runner.predict
+    assert len(calls) == 1
+
+
 @pytest.mark.parametrize('test_cfg', [
     dict(prompt_clip='inside', nonoverlap=True),
     dict(prompt_clip='margin', prompt_clip_margin=2),
@@ -359,6 +396,19 @@ def test_export_and_runner_cli(tiny_checkpoint, tmp_path):
     assert parts['prompt'] == dict(
         decoder='part', prompt_type='one_entity', level='part')
     assert {m['level'] for m in parts['masks']} <= {'part'}
+    assert meta['prompt_snap'] is False
+    # --snap: the same as the runner's API with snap=True
+    snapped_file = str(tmp_path / 'snapped.json')
+    run([
+        sys.executable, RUNNER, out, GOOD, '--prompt', prompt, '--decoder',
+        'part', '--snap', '--out', snapped_file
+    ])
+    with open(snapped_file) as f:
+        snapped = json.load(f)
+    runner = load_runner_module().AIMSOnnxRunner(out)
+    assert snapped == json.loads(
+        json.dumps(runner.prompt(GOOD, prompt, 'part', snap=True)))
+    assert snapped['masks'] != parts['masks']
 
 
 def test_benchmark_prints_the_onnx_ratio():

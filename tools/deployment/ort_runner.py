@@ -19,7 +19,10 @@ alone. It reproduces, in numpy, what mmaims does around the two graphs
   input, cropped and resized to the original image, binarised at 0,
   clipped to the prompt by ``test_cfg.prompt_clip``, the mask score, the
   score threshold, ``nonoverlap``, the order, and the links (association
-  scores or mask overlap) with their threshold and top-k.
+  scores or mask overlap) with their threshold and top-k;
+- ``test_cfg.prompt_snap`` (``AIMS.snap_prompts``): a one-entity /
+  two-entity prompt replaced by the one-step mask of its level with the
+  highest IoU with it (the one-step pass made once per encoded image).
 
 The result is the prediction dict of docs/formats.md section 2 (masks as
 RLE at the original size), as ``AIMSImageSession.predict`` / ``.prompt``
@@ -55,6 +58,9 @@ CV2_INTERPOLATION = {
 }
 #: Added to the mask area in the mask score (``AIMSPostProcessor``).
 MASK_SCORE_EPS = 1e-6
+#: Prompt type -> the level its prompt is snapped to
+#: (``mmaims.structures.drill_down.DRILL_DOWN_PROMPT_LEVELS``).
+SNAP_LEVELS = dict(one_entity='entity', two_entities='relation')
 
 ImageLike = Union[str, np.ndarray]
 
@@ -204,6 +210,8 @@ class ImageFeatures:
         img_shape (tuple[int, int]): ``(h, w)`` after the resize.
         pad_shape (tuple[int, int]): ``(h, w)`` after padding.
         feats (list[np.ndarray]): The image encoder's outputs.
+        one_step (dict | None): The one-step prediction, once snapping
+            needed it.
     """
 
     def __init__(self, name: str, ori_shape: Tuple[int, int],
@@ -214,6 +222,23 @@ class ImageFeatures:
         self.img_shape = img_shape
         self.pad_shape = pad_shape
         self.feats = feats
+        self.one_step: Optional[dict] = None
+
+
+def snap_prompt(prompt: np.ndarray,
+                candidates: List[np.ndarray]) -> np.ndarray:
+    """The candidate mask with the highest IoU with ``prompt`` (the first
+    one on ties), or ``prompt`` when none overlaps it
+    (``mmaims.structures.prompt_geometry.snap_prompt``)."""
+    if not candidates:
+        return prompt
+    target = prompt.reshape(-1).astype(np.float64)
+    flat = np.stack(candidates).reshape(len(candidates), -1)
+    inter = flat.astype(np.float64) @ target
+    union = flat.sum(1) + target.sum() - inter
+    ious = inter / np.maximum(union, 1.0)
+    best = int(ious.argmax())
+    return candidates[best] if ious[best] > 0 else prompt
 
 
 class AIMSOnnxRunner:
@@ -244,6 +269,7 @@ class AIMSOnnxRunner:
             self.options.intra_op_num_threads = threads
         self._sessions: Dict[str, ort.InferenceSession] = {}
         self.post = self.meta['post_processing']
+        self.prompt_snap = bool(self.meta.get('prompt_snap', False))
 
     def session(self, file: str) -> ort.InferenceSession:
         """The ONNX Runtime session of an exported file (made once)."""
@@ -346,7 +372,8 @@ class AIMSOnnxRunner:
                mask: ImageLike,
                decoder: str = 'part',
                prompt_type: Optional[str] = None,
-               image_id: int = 0) -> dict:
+               image_id: int = 0,
+               snap: Optional[bool] = None) -> dict:
         """Drill-down: split the region of a binary mask with a decoder.
 
         Args:
@@ -359,6 +386,9 @@ class AIMSOnnxRunner:
             prompt_type (str, optional): Recorded in ``prompt``; defaults
                 to the decoder's.
             image_id (int): ``image_id`` of the masks.
+            snap (bool, optional): Snap a one-entity / two-entity prompt
+                to the best-matching one-step mask first; None: as the
+                export's ``prompt_snap`` (the model's ``test_cfg``).
 
         Returns:
             dict: docs/formats.md section 2 with the decoder's masks as
@@ -372,14 +402,22 @@ class AIMSOnnxRunner:
         feats = image if isinstance(image, ImageFeatures) else \
             self.encode(image)
         spec = self.meta['prompt'][decoder]
-        prompt = self.prompt_to_input(read_mask(mask, feats.ori_shape), feats)
+        prompt_type = prompt_type or spec['prompt_type']
+        mask = read_mask(mask, feats.ori_shape)
+        level = SNAP_LEVELS.get(prompt_type)
+        if (self.prompt_snap if snap is None else snap) and level:
+            if feats.one_step is None:
+                feats.one_step = self.predict(feats, image_id)
+            mask = snap_prompt(mask, [
+                mask_util.decode(m['segmentation']).astype(bool)
+                for m in feats.one_step['masks'] if m['level'] == level
+            ])
+        prompt = self.prompt_to_input(mask, feats)
         result = self._decode(feats, spec, prompt[None,
                                                   None].astype(np.float32),
                               image_id, {decoder: spec['level']}, [])
         result['prompt'] = dict(
-            decoder=decoder,
-            prompt_type=prompt_type or spec['prompt_type'],
-            level=spec['level'])
+            decoder=decoder, prompt_type=prompt_type, level=spec['level'])
         return result
 
     @staticmethod
@@ -578,6 +616,11 @@ def parse_args():
         '--prompt', help='binary mask (PNG, non-zero inside) to drill into')
     parser.add_argument(
         '--decoder', default='part', help='decoder of the prompt')
+    parser.add_argument(
+        '--snap',
+        action=argparse.BooleanOptionalAction,
+        help='snap the prompt to the best-matching one-step mask first '
+        '(default: as the export\'s test_cfg.prompt_snap)')
     parser.add_argument('--out', help='write the prediction JSON here')
     parser.add_argument(
         '--threads', type=int, help='ONNX Runtime intra-op threads')
@@ -588,7 +631,8 @@ def main():
     args = parse_args()
     runner = AIMSOnnxRunner(args.model_dir, threads=args.threads)
     if args.prompt:
-        result = runner.prompt(args.image, args.prompt, args.decoder)
+        result = runner.prompt(
+            args.image, args.prompt, args.decoder, snap=args.snap)
     else:
         result = runner.predict(args.image)
     counts = {}
