@@ -65,6 +65,14 @@ PROMPT_DECODER_CHOICES = (
     ('relation: split two touching entities into the two', RELATION),
     ('entity: split a region into entities', ENTITY),
 )
+#: (label, test_cfg.prompt_clip mode) of the page's clip choice
+CLIP_CHOICES = (
+    ('at the region (hard; precise masks, boxes)', 'hard'),
+    ('at the region grown by a few pixels (margin; regions drawn inside '
+     'the object)', 'margin'),
+    ('keep masks mostly inside the region whole (inside)', 'inside'),
+    ('nowhere (none)', 'none'),
+)
 #: outline of the selected mask and of a drill-down prompt (RGB)
 HIGHLIGHT = (255, 221, 0)
 #: pictures of smaller images are enlarged to about this many pixels on
@@ -471,6 +479,7 @@ class DrillDownApp:
                          editor_value: Any,
                          decoder: str = PART,
                          snap: Optional[bool] = None,
+                         clip: Optional[str] = None,
                          progress: Optional[ProgressFn] = None) -> PageView:
         """Split a region brushed over the image.
 
@@ -482,6 +491,10 @@ class DrillDownApp:
             snap (bool, optional): Replace the region by the one-step mask
                 it matches best first (``AIMSImageSession.prompt``); None:
                 as the model's ``test_cfg.prompt_snap``.
+            clip (str, optional): Where the children are cut
+                (``AIMSImageSession.prompt``): ``'hard'``, ``'margin'``,
+                ``'inside'`` or ``'none'``; None: as the model's
+                ``test_cfg.prompt_clip``.
             progress (callable, optional): ``progress(fraction, text)``.
 
         Returns:
@@ -494,13 +507,14 @@ class DrillDownApp:
                 'The brush mask is empty: paint over the region to split '
                 'in the brush editor first.')
         return self._run_prompt(
-            mask, decoder, 'brush', snap=snap, progress=progress)
+            mask, decoder, 'brush', snap=snap, clip=clip, progress=progress)
 
     @_action
     def drill_down_mask(self,
                         mask: Union[str, np.ndarray, None],
                         decoder: str = PART,
                         snap: Optional[bool] = None,
+                        clip: Optional[str] = None,
                         progress: Optional[ProgressFn] = None) -> PageView:
         """Split the region of a mask file or array (non-zero = inside).
 
@@ -511,6 +525,10 @@ class DrillDownApp:
             snap (bool, optional): Replace the region by the one-step mask
                 it matches best first (``AIMSImageSession.prompt``); None:
                 as the model's ``test_cfg.prompt_snap``.
+            clip (str, optional): Where the children are cut
+                (``AIMSImageSession.prompt``): ``'hard'``, ``'margin'``,
+                ``'inside'`` or ``'none'``; None: as the model's
+                ``test_cfg.prompt_clip``.
             progress (callable, optional): ``progress(fraction, text)``.
 
         Returns:
@@ -521,13 +539,19 @@ class DrillDownApp:
             raise UserInputError('No mask file given: upload a PNG whose '
                                  'non-zero pixels are the region to split.')
         return self._run_prompt(
-            mask, decoder, 'mask file', snap=snap, progress=progress)
+            mask,
+            decoder,
+            'mask file',
+            snap=snap,
+            clip=clip,
+            progress=progress)
 
     @_action
     def drill_down_box(self,
                        box: Union[str, Sequence[float]],
                        decoder: str = PART,
                        snap: Optional[bool] = None,
+                       clip: Optional[str] = None,
                        progress: Optional[ProgressFn] = None) -> PageView:
         """Split the pixels of a box.
 
@@ -539,6 +563,10 @@ class DrillDownApp:
             snap (bool, optional): Replace the region by the one-step mask
                 it matches best first (``AIMSImageSession.prompt``); None:
                 as the model's ``test_cfg.prompt_snap``.
+            clip (str, optional): Where the children are cut
+                (``AIMSImageSession.prompt``): ``'hard'``, ``'margin'``,
+                ``'inside'`` or ``'none'``; None: as the model's
+                ``test_cfg.prompt_clip``.
             progress (callable, optional): ``progress(fraction, text)``.
 
         Returns:
@@ -546,7 +574,12 @@ class DrillDownApp:
         """
         self._need_image()
         return self._run_prompt(
-            parse_box(box), decoder, 'box', snap=snap, progress=progress)
+            parse_box(box),
+            decoder,
+            'box',
+            snap=snap,
+            clip=clip,
+            progress=progress)
 
     def _run_prompt(self,
                     prompt: Union[str, np.ndarray, tuple],
@@ -554,6 +587,7 @@ class DrillDownApp:
                     source: str,
                     parent: Optional[dict] = None,
                     snap: Optional[bool] = None,
+                    clip: Optional[str] = None,
                     progress: Optional[ProgressFn] = None) -> str:
         """Run one prompt on the session; keep it as the last drill-down."""
         progress = progress or (lambda fraction, text: None)
@@ -564,8 +598,10 @@ class DrillDownApp:
         where = f'{self.session.name}: {source} prompt'
         prompt_mask = fit_prompt(
             load_prompt(prompt, where), self.session.shape, where)
-        result = self.session.prompt([prompt_mask], decoder=decoder,
-                                     snap=snap)[0]
+        result = self.session.prompt([prompt_mask],
+                                     decoder=decoder,
+                                     snap=snap,
+                                     clip=clip)[0]
         self.drill = dict(
             source=source,
             parent=parent,
@@ -1090,7 +1126,7 @@ def build_page(app: DrillDownApp):
         """The handler of a drill-down on the user's own region: brush,
         mask file or box (``DrillDownApp.drill_down_<kind>``)."""
 
-        def handler(state, value, decoder, snap, progress=gr.Progress()):
+        def handler(state, value, decoder, snap, clip, progress=gr.Progress()):
             page = page_of(state)
             action = getattr(page, method)
             return outputs(
@@ -1100,6 +1136,7 @@ def build_page(app: DrillDownApp):
                         value,
                         decoder,
                         snap=bool(snap),
+                        clip=clip,
                         progress=progress_fn(progress))))
 
         return handler
@@ -1178,6 +1215,11 @@ def build_page(app: DrillDownApp):
                 'best (helps scribbles and strokes, costs precise masks; '
                 'docs/inference.md, "Rough prompts")',
                 elem_id='snap')
+            clip = gr.Radio(
+                CLIP_CHOICES,
+                value=app.model.post_processor.prompt_clip_mode(),
+                label='Cut the children',
+                elem_id='clip')
             with gr.Row():
                 with gr.Column():
                     brush = gr.ImageEditor(
@@ -1226,12 +1268,13 @@ def build_page(app: DrillDownApp):
         score_thr.release(on_score_thr, [state, score_thr], shown)
         overlay.select(on_click, [state], shown)
         drill_button.click(on_drill, [state], shown)
-        brush_button.click(on_drill_brush, [state, brush, decoder, snap],
+        brush_button.click(on_drill_brush, [state, brush, decoder, snap, clip],
                            shown)
-        mask_button.click(on_drill_mask, [state, mask_file, decoder, snap],
-                          shown)
-        box_button.click(on_drill_box, [state, box, decoder, snap], shown)
-        box.submit(on_drill_box, [state, box, decoder, snap], shown)
+        mask_button.click(on_drill_mask,
+                          [state, mask_file, decoder, snap, clip], shown)
+        box_button.click(on_drill_box, [state, box, decoder, snap, clip],
+                         shown)
+        box.submit(on_drill_box, [state, box, decoder, snap, clip], shown)
         export_button.click(on_export, [state], shown + [downloads])
     return page
 

@@ -105,7 +105,8 @@ class AIMSImageSession:
                       prompt: PromptInput,
                       decoder: str = 'part',
                       prompt_type: Optional[str] = None,
-                      snap: Optional[bool] = None) -> DetDataSample:
+                      snap: Optional[bool] = None,
+                      clip: Optional[str] = None) -> DetDataSample:
         """Prompt inference of one mask on the cached features.
 
         Args:
@@ -123,6 +124,12 @@ class AIMSImageSession:
                 None: as ``test_cfg.prompt_snap`` says (off by default).
                 Measured to help scribbles and cost exact prompts
                 (docs/inference.md, "Rough prompts").
+            clip (str, optional): How the children are clipped to the
+                prompt: ``'hard'`` (cut at it), ``'margin'`` (cut at it
+                grown by ``test_cfg.prompt_clip_margin`` px), ``'inside'``
+                or ``'none'``; None: as ``test_cfg.prompt_clip`` says.
+                Which helps which kind of prompt is measured in
+                docs/inference.md, "Rough prompts".
 
         Returns:
             DetDataSample: A new sample; the decoder's masks are in the
@@ -141,7 +148,8 @@ class AIMSImageSession:
                 decoder,
                 prompt_type=prompt_type,
                 references=self._references(snap, prompt_type),
-                snap=snap)[0]
+                snap=snap,
+                clip=clip)[0]
 
     def predict(
             self,
@@ -171,7 +179,8 @@ class AIMSImageSession:
             decoder: Union[str, Sequence[str]] = 'part',
             prompt_type: Optional[str] = None,
             return_datasamples: bool = False,
-            snap: Optional[bool] = None
+            snap: Optional[bool] = None,
+            clip: Optional[str] = None
     ) -> List[Union[dict, DetDataSample]]:
         """Prompt inference of one or several masks on the cached features.
 
@@ -191,6 +200,7 @@ class AIMSImageSession:
                 default each decoder's.
             return_datasamples (bool): Return ``DetDataSample`` s.
             snap (bool, optional): See :meth:`prompt_sample`.
+            clip (str, optional): See :meth:`prompt_sample`.
 
         Returns:
             list[dict | DetDataSample]: One prediction dict per prompt, with
@@ -223,7 +233,8 @@ class AIMSImageSession:
                     name,
                     prompt_type=name_type,
                     references=self._references(snap, name_type),
-                    snap=snap)
+                    snap=snap,
+                    clip=clip)
                 for row, sample in zip(rows, outputs):
                     samples[row] = sample
         if return_datasamples:

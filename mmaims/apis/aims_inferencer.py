@@ -391,7 +391,8 @@ class AIMSInferencer(BaseInferencer):
                decoder: Union[str, Sequence[str]] = 'part',
                prompt_type: Optional[str] = None,
                return_datasamples: bool = False,
-               snap: Optional[bool] = None) -> List[dict]:
+               snap: Optional[bool] = None,
+               clip: Optional[str] = None) -> List[dict]:
         """Run several prompts on one image, computing its features once.
 
         Args:
@@ -408,6 +409,10 @@ class AIMSInferencer(BaseInferencer):
                 the one-step mask they match best first (see
                 :meth:`AIMSImageSession.prompt_sample`); None: as
                 ``test_cfg.prompt_snap`` says.
+            clip (str, optional): ``'hard'``, ``'margin'``, ``'inside'`` or
+                ``'none'`` for these prompts (see
+                :meth:`AIMSImageSession.prompt_sample`); None: as
+                ``test_cfg.prompt_clip`` says.
 
         Returns:
             list[dict]: One prediction dict per prompt.
@@ -415,7 +420,7 @@ class AIMSInferencer(BaseInferencer):
         session = image if isinstance(
             image, AIMSImageSession) else self.session(image)
         return session.prompt(prompts, decoder, prompt_type,
-                              return_datasamples, snap=snap)
+                              return_datasamples, snap=snap, clip=clip)
 
     def __call__(self,
                  inputs,

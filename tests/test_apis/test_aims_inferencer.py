@@ -290,6 +290,35 @@ def test_session_snaps_rough_prompts_on_one_cached_one_step(
     assert by_box['masks'] != by_mask['masks']
 
 
+def test_clip_per_call_equals_the_same_test_cfg(inferencer, monkeypatch):
+    """``clip=`` per call gives what ``test_cfg.prompt_clip`` gives, for
+    these prompts only; it is recorded in the sample's metainfo; an
+    unknown mode is refused."""
+    session = inferencer.session(GOOD)
+    post = inferencer.model.post_processor
+    box = (6, 4, 40, 30)
+    hard = session.prompt(box)[0]
+    results = {}
+    for clip in ('margin', 'none', 'hard'):
+        [per_call] = session.prompt(box, clip=clip)
+        sample = session.prompt_sample(box, clip=clip)
+        assert sample.metainfo['prompt_clip'] == clip
+        with monkeypatch.context() as m:
+            m.setattr(post, 'test_cfg', dict(post.test_cfg, prompt_clip=clip))
+            [by_cfg] = session.prompt(box)
+        assert per_call == by_cfg, clip
+        results[clip] = per_call
+    assert results['hard'] == hard
+    assert results['none']['masks'] != hard['masks']
+    assert results['margin']['masks'] != hard['masks']
+    # per call overrides the config the other way too
+    with monkeypatch.context() as m:
+        m.setattr(post, 'test_cfg', dict(post.test_cfg, prompt_clip='none'))
+        assert inferencer.prompt(session, box, clip='hard')[0] == hard
+    with pytest.raises(ValueError, match='prompt_clip must be one of'):
+        session.prompt(box, clip='soft')
+
+
 def test_session_does_not_use_the_inferencer(inferencer, monkeypatch):
     session = inferencer.session(GOOD)
     assert not any(value is inferencer for value in vars(session).values())

@@ -322,6 +322,22 @@ def test_snap_checkbox_drills_into_the_predicted_mask(loaded):
     assert results[True] != results[False]
 
 
+def test_clip_choice_cuts_the_children_as_the_session(loaded):
+    """The page's clip choice reaches the session (``clip=`` per call);
+    an unknown mode is an error message, not an exception."""
+    app = loaded
+    box = (6, 4, 40, 30)
+    results = {}
+    for clip in ('hard', 'margin', 'none'):
+        view = app.drill_down_box(box, 'part', clip=clip)
+        assert view.severity == 'info', view.message
+        results[clip] = app.drill['result']['masks']
+        assert results[clip] == app.session.prompt(box, clip=clip)[0]['masks']
+    assert results['none'] != results['hard']
+    view = app.drill_down_box(box, 'part', clip='soft')
+    assert view.severity == 'error' and 'prompt_clip' in view.message
+
+
 def test_mask_file_of_another_size_is_noted(loaded, tmp_path):
     app = loaded
     path = str(tmp_path / 'small.png')
@@ -439,7 +455,7 @@ def test_page_builds(webui, app):
     assert ids >= {
         'upload', 'level', 'overlay', 'drill-down', 'selection', 'hierarchy',
         'drill-image', 'drill-result', 'brush', 'mask-upload', 'box',
-        'prompt-decoder', 'snap', 'export', 'downloads', 'status'
+        'prompt-decoder', 'snap', 'clip', 'export', 'downloads', 'status'
     }
 
 

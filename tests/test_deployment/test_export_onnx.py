@@ -224,6 +224,21 @@ def test_runner_drill_down_equals_the_session(runner, inferencer, wide_image,
     assert checked > 0
 
 
+def test_runner_clip_per_call_equals_the_session(runner, inferencer):
+    """``clip=`` per prompt: the session's result with the same clip."""
+    session = inferencer.session(GOOD)
+    feats = runner.encode(GOOD)
+    box = np.zeros(session.shape, bool)
+    box[6:36, 5:44] = True
+    plain = runner.prompt(feats, box, 'part')
+    for clip in ('margin', 'none', 'inside'):
+        ours = runner.prompt(feats, box, 'part', clip=clip)
+        assert_same_prediction(ours, session.prompt(box, clip=clip)[0])
+        if clip != 'inside':
+            assert ours['masks'] != plain['masks'], clip
+    assert runner.prompt(feats, box, 'part') == plain  # nothing sticks
+
+
 def test_runner_snaps_prompts_as_the_session(runner, inferencer):
     """``snap=True``: one-entity / two-entity prompts are snapped to the
     one-step mask the session snaps them to (one one-step pass per encoded

@@ -373,7 +373,8 @@ class AIMSOnnxRunner:
                decoder: str = 'part',
                prompt_type: Optional[str] = None,
                image_id: int = 0,
-               snap: Optional[bool] = None) -> dict:
+               snap: Optional[bool] = None,
+               clip: Optional[str] = None) -> dict:
         """Drill-down: split the region of a binary mask with a decoder.
 
         Args:
@@ -389,6 +390,9 @@ class AIMSOnnxRunner:
             snap (bool, optional): Snap a one-entity / two-entity prompt
                 to the best-matching one-step mask first; None: as the
                 export's ``prompt_snap`` (the model's ``test_cfg``).
+            clip (str, optional): ``'hard'``, ``'margin'``, ``'inside'``
+                or ``'none'`` for this prompt; None: the export's
+                ``post_processing.prompt_clip``.
 
         Returns:
             dict: docs/formats.md section 2 with the decoder's masks as
@@ -413,9 +417,12 @@ class AIMSOnnxRunner:
                 for m in feats.one_step['masks'] if m['level'] == level
             ])
         prompt = self.prompt_to_input(mask, feats)
-        result = self._decode(feats, spec, prompt[None,
-                                                  None].astype(np.float32),
-                              image_id, {decoder: spec['level']}, [])
+        result = self._decode(
+            feats,
+            spec,
+            prompt[None, None].astype(np.float32),
+            image_id, {decoder: spec['level']}, [],
+            clip=clip)
         result['prompt'] = dict(
             decoder=decoder, prompt_type=prompt_type, level=spec['level'])
         return result
@@ -446,9 +453,14 @@ class AIMSOnnxRunner:
     # ------------------------------------------------------------------
     # post-processing (AIMSPostProcessor)
     # ------------------------------------------------------------------
-    def _decode(self, feats: ImageFeatures, spec: dict, prompt: np.ndarray,
-                image_id: int, levels: Dict[str,
-                                            str], links: List[dict]) -> dict:
+    def _decode(self,
+                feats: ImageFeatures,
+                spec: dict,
+                prompt: np.ndarray,
+                image_id: int,
+                levels: Dict[str, str],
+                links: List[dict],
+                clip: Optional[str] = None) -> dict:
         session = self.session(spec['file'])
         names = [i.name for i in session.get_inputs()]
         available = dict(
@@ -465,7 +477,7 @@ class AIMSOnnxRunner:
             names = spec['outputs'][decoder]
             kept[decoder] = self._instances(outputs[names['cls']][0],
                                             outputs[names['mask']][0], feats,
-                                            level, prompt_full)
+                                            level, prompt_full, clip)
         result = dict(masks=[], links=[])
         ids = {}
         next_id = 1
@@ -526,11 +538,17 @@ class AIMSOnnxRunner:
         return full[0] > 0, low
 
     def _instances(
-            self, cls_logits: np.ndarray, mask_logits: np.ndarray,
-            feats: ImageFeatures, level: str,
-            prompt: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        self,
+        cls_logits: np.ndarray,
+        mask_logits: np.ndarray,
+        feats: ImageFeatures,
+        level: str,
+        prompt: np.ndarray,
+        clip: Optional[str] = None
+    ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Masks (N, H, W) bool, scores (N,) float32 and query rows (N,)
-        of one decoder, sorted by score (``_instances_single``)."""
+        of one decoder, sorted by score (``_instances_single``); ``clip``
+        overrides ``prompt_clip``."""
         post = self.post
         obj = softmax(cls_logits.astype(np.float32))[:, 0]
         k = min(int(post['max_per_image'][level]), obj.shape[0])
@@ -542,7 +560,7 @@ class AIMSOnnxRunner:
         binary = masks > 0
         area = binary.reshape(len(binary), -1).sum(1)
         inside = area > 0
-        clip = post['prompt_clip']
+        clip = clip or post['prompt_clip']
         if clip == 'hard':
             binary = binary & prompt[None]
         elif clip == 'margin':
@@ -621,6 +639,11 @@ def parse_args():
         action=argparse.BooleanOptionalAction,
         help='snap the prompt to the best-matching one-step mask first '
         '(default: as the export\'s test_cfg.prompt_snap)')
+    parser.add_argument(
+        '--clip',
+        choices=['hard', 'margin', 'inside', 'none'],
+        help='how the children are clipped to the prompt (default: as the '
+        'export\'s test_cfg.prompt_clip)')
     parser.add_argument('--out', help='write the prediction JSON here')
     parser.add_argument(
         '--threads', type=int, help='ONNX Runtime intra-op threads')
@@ -632,7 +655,11 @@ def main():
     runner = AIMSOnnxRunner(args.model_dir, threads=args.threads)
     if args.prompt:
         result = runner.prompt(
-            args.image, args.prompt, args.decoder, snap=args.snap)
+            args.image,
+            args.prompt,
+            args.decoder,
+            snap=args.snap,
+            clip=args.clip)
     else:
         result = runner.predict(args.image)
     counts = {}

@@ -513,7 +513,8 @@ class AIMS(BaseDetector):
                         rescale: bool = True,
                         batch_size: Optional[int] = None,
                         references: Optional[SampleList] = None,
-                        snap: Optional[bool] = None) -> SampleList:
+                        snap: Optional[bool] = None,
+                        clip: Optional[str] = None) -> SampleList:
         """Prompt inference of many prompts on cached image features.
 
         The prompts run through the prompt encoder, the decoders and the
@@ -543,6 +544,7 @@ class AIMS(BaseDetector):
                 ``prompt_snap`` snaps to; None: computed when needed.
             snap (bool, optional): Snap these prompts or not, whatever
                 ``test_cfg.prompt_snap`` says; None: as it says.
+            clip (str, optional): See :meth:`predict_prompt`.
 
         Returns:
             list[DetDataSample]: One sample per prompt, in order, as
@@ -588,7 +590,8 @@ class AIMS(BaseDetector):
                 list(prompts[start:start + batch_size]),
                 decoder, [data_samples[i] for i in rows],
                 prompt_type=prompt_type,
-                rescale=rescale)
+                rescale=rescale,
+                clip=clip)
         if ious is not None:
             for output, iou in zip(outputs, ious):
                 output.set_metainfo(dict(prompt_snap_iou=iou))
@@ -693,7 +696,8 @@ class AIMS(BaseDetector):
                        decoder: Optional[str],
                        batch_data_samples: SampleList,
                        prompt_type: Optional[str] = None,
-                       rescale: bool = True) -> SampleList:
+                       rescale: bool = True,
+                       clip: Optional[str] = None) -> SampleList:
         """Prompt inference on cached image features.
 
         Args:
@@ -713,6 +717,11 @@ class AIMS(BaseDetector):
                 ``task`` metainfo and used to pick the decoder when
                 ``decoder`` is None.
             rescale (bool): Masks at ``ori_shape`` (True) or ``img_shape``.
+            clip (str, optional): How the children are clipped to these
+                prompts (a mode of ``test_cfg.prompt_clip``, see
+                :class:`AIMSPostProcessor`), whatever ``test_cfg`` says;
+                recorded as the samples' ``prompt_clip`` metainfo. None:
+                as ``test_cfg`` says.
 
         Returns:
             list[DetDataSample]: New samples (metainfo copied, ``task`` set
@@ -722,13 +731,15 @@ class AIMS(BaseDetector):
             fields are empty and there are no links.
 
         Raises:
-            ValueError: Unknown decoder or prompt type, wrong number of
-                prompts, an empty prompt, or a prompt whose aspect does not
-                match the image.
+            ValueError: Unknown decoder, prompt type or clip mode, wrong
+                number of prompts, an empty prompt, or a prompt whose aspect
+                does not match the image.
         """
         if prompt_type is not None and prompt_type not in PROMPT_TYPES:
             raise ValueError(f'unknown prompt type {prompt_type!r}; expected '
                              f'one of {PROMPT_TYPES} (paper Table 5)')
+        if clip is not None:
+            self.post_processor.prompt_clip_mode(clip)  # raises on a bad one
         if not self.with_prompt_encoder:
             warnings.warn(
                 'this AIMS model has no mask prompt encoder (MPE): the prompt '
@@ -772,6 +783,8 @@ class AIMS(BaseDetector):
                         sample_type=sample_type_of(prompt_type, decoder),
                         prompt_type=prompt_type,
                         decoder=decoder)))
+            if clip is not None:
+                sample.set_metainfo(dict(prompt_clip=clip))
             sample.prompt_mask = PixelData(data=prompt_map.to(torch.uint8))
             samples.append(sample)
             prompt_maps.append(prompt_map)

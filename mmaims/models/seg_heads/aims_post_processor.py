@@ -54,7 +54,10 @@ class AIMSPostProcessor(BaseModule):
        that many pixels at its border does not cut the children);
        ``prompt_clip='inside'`` keeps whole masks at least half inside
        the prompt (a rough prompt that misses a few pixels does not cut
-       the parts it touches), and ``'none'`` keeps every mask whole;
+       the parts it touches), and ``'none'`` keeps every mask whole; a
+       sample's ``prompt_clip`` metainfo (set per call by
+       :meth:`mmaims.models.AIMS.predict_prompts`) overrides the
+       ``test_cfg`` mode for that sample;
     3. score = object probability x mean mask probability inside the mask
        (Mask2Former's instance score); masks with score <= ``score_thr``
        and empty masks are dropped;
@@ -141,15 +144,19 @@ class AIMSPostProcessor(BaseModule):
             link_with_mask_scores=bool(
                 self.test_cfg.get('link_with_mask_scores',
                                   TEST_CFG_DEFAULTS['link_with_mask_scores'])),
-            prompt_clip=self._prompt_clip(),
+            prompt_clip=self.prompt_clip_mode(),
             prompt_clip_margin=self._prompt_clip_margin())
         return resolved
 
-    def _prompt_clip(self) -> str:
-        clip = self.test_cfg.get('prompt_clip',
-                                 TEST_CFG_DEFAULTS['prompt_clip'])
+    def prompt_clip_mode(self, clip: Optional[str] = None) -> str:
+        """``clip`` (a per-call choice) or ``test_cfg.prompt_clip``,
+        checked."""
+        where = 'test_cfg.prompt_clip' if clip is None else 'prompt_clip'
+        if clip is None:
+            clip = self.test_cfg.get('prompt_clip',
+                                     TEST_CFG_DEFAULTS['prompt_clip'])
         if clip not in PROMPT_CLIP_MODES:
-            raise ValueError(f'test_cfg.prompt_clip must be one of '
+            raise ValueError(f'{where} must be one of '
                              f'{PROMPT_CLIP_MODES}, got {clip!r}')
         return clip
 
@@ -281,7 +288,7 @@ class AIMSPostProcessor(BaseModule):
                 mode='bilinear',
                 align_corners=False)
         masks = masks[0]
-        clip = self._prompt_clip()
+        clip = self.prompt_clip_mode(meta.get('prompt_clip'))
         binary = masks > 0
         inside = binary.flatten(1).any(1)
         if clip == 'hard':
