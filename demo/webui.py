@@ -522,13 +522,8 @@ class DrillDownApp:
             mask (str | np.ndarray): PNG path or ``h x w`` array; another
                 size than the image is resized with a note.
             decoder (str): ``'part'``, ``'relation'`` or ``'entity'``.
-            snap (bool, optional): Replace the region by the one-step mask
-                it matches best first (``AIMSImageSession.prompt``); None:
-                as the model's ``test_cfg.prompt_snap``.
-            clip (str, optional): Where the children are cut
-                (``AIMSImageSession.prompt``): ``'hard'``, ``'margin'``,
-                ``'inside'`` or ``'none'``; None: as the model's
-                ``test_cfg.prompt_clip``.
+            snap (bool, optional): See :meth:`drill_down_brush`.
+            clip (str, optional): See :meth:`drill_down_brush`.
             progress (callable, optional): ``progress(fraction, text)``.
 
         Returns:
@@ -560,13 +555,8 @@ class DrillDownApp:
                 numbers, in pixels of the original image (``x2``, ``y2``
                 exclusive).
             decoder (str): ``'part'``, ``'relation'`` or ``'entity'``.
-            snap (bool, optional): Replace the region by the one-step mask
-                it matches best first (``AIMSImageSession.prompt``); None:
-                as the model's ``test_cfg.prompt_snap``.
-            clip (str, optional): Where the children are cut
-                (``AIMSImageSession.prompt``): ``'hard'``, ``'margin'``,
-                ``'inside'`` or ``'none'``; None: as the model's
-                ``test_cfg.prompt_clip``.
+            snap (bool, optional): See :meth:`drill_down_brush`.
+            clip (str, optional): See :meth:`drill_down_brush`.
             progress (callable, optional): ``progress(fraction, text)``.
 
         Returns:

@@ -8,7 +8,6 @@ import torch.nn as nn
 from mmdet.structures import DetDataSample
 from mmengine.structures import PixelData
 
-from mmaims.structures.drill_down import DRILL_DOWN_PROMPT_LEVELS
 from mmaims.structures.prompt_geometry import fit_prompt
 from mmaims.structures.tasks import DEFAULT_PROMPT_TYPES
 from .inputs import PromptInput, is_box, load_prompt
@@ -94,8 +93,7 @@ class AIMSImageSession:
         ``test_cfg.prompt_snap`` when it is None) snaps rough prompts to,
         computed once per session (None without snapping, or for a prompt
         type that is never snapped)."""
-        if not (self.model.prompt_snap if snap is None else snap) or \
-                prompt_type not in DRILL_DOWN_PROMPT_LEVELS:
+        if self.model.snap_level(prompt_type, snap=snap) is None:
             return None
         if self._reference is None:
             self._reference = self.predict_sample()

@@ -210,8 +210,9 @@ class ImageFeatures:
         img_shape (tuple[int, int]): ``(h, w)`` after the resize.
         pad_shape (tuple[int, int]): ``(h, w)`` after padding.
         feats (list[np.ndarray]): The image encoder's outputs.
-        one_step (dict | None): The one-step prediction, once snapping
-            needed it.
+        snap_candidates (dict[str, list[np.ndarray]]): Level -> the
+            one-step masks of that level (bool, original size), filled the
+            first time a prompt is snapped.
     """
 
     def __init__(self, name: str, ori_shape: Tuple[int, int],
@@ -222,7 +223,7 @@ class ImageFeatures:
         self.img_shape = img_shape
         self.pad_shape = pad_shape
         self.feats = feats
-        self.one_step: Optional[dict] = None
+        self.snap_candidates: Dict[str, List[np.ndarray]] = {}
 
 
 def snap_prompt(prompt: np.ndarray,
@@ -410,12 +411,14 @@ class AIMSOnnxRunner:
         mask = read_mask(mask, feats.ori_shape)
         level = SNAP_LEVELS.get(prompt_type)
         if (self.prompt_snap if snap is None else snap) and level:
-            if feats.one_step is None:
-                feats.one_step = self.predict(feats, image_id)
-            mask = snap_prompt(mask, [
-                mask_util.decode(m['segmentation']).astype(bool)
-                for m in feats.one_step['masks'] if m['level'] == level
-            ])
+            if not feats.snap_candidates:
+                one_step = self.predict(feats, image_id)
+                for name in SNAP_LEVELS.values():
+                    feats.snap_candidates[name] = [
+                        mask_util.decode(m['segmentation']).astype(bool)
+                        for m in one_step['masks'] if m['level'] == name
+                    ]
+            mask = snap_prompt(mask, feats.snap_candidates[level])
         prompt = self.prompt_to_input(mask, feats)
         result = self._decode(
             feats,

@@ -142,13 +142,12 @@ class SampleTaskPrompt(BaseTransform):
             self.rough_prob = float(rough.get('prob', 0.5))
             self.rough_perturbations = list(rough.get('perturbations', []))
             self.rough_loss_region = rough.get('loss_region', 'prompt')
-            self.loss_region_margin = rough.get('loss_region_margin', 0)
-            margin_ok = isinstance(self.loss_region_margin, int) and (
-                self.loss_region_margin == 0 or
-                (self.loss_region_margin > 0
-                 and self.rough_loss_region == 'prompt'))
+            margin = self.loss_region_margin = rough.get(
+                'loss_region_margin', 0)
+            bad_margin = not isinstance(margin, int) or margin < 0 or (
+                margin > 0 and self.rough_loss_region != 'prompt')
             if unknown or not 0.0 <= self.rough_prob <= 1.0 or \
-                    not self.rough_perturbations or not margin_ok or \
+                    not self.rough_perturbations or bad_margin or \
                     self.rough_loss_region not in ('prompt', 'image'):
                 raise ValueError(
                     'SampleTaskPrompt: rough_prompts must be dict(prob in '

@@ -571,12 +571,9 @@ class AIMS(BaseDetector):
         if batch_size < 1:
             raise ValueError(f'prompt batch size must be >= 1, got '
                              f'{batch_size}')
-        snap_level = DRILL_DOWN_PROMPT_LEVELS.get(
-            prompt_type or DEFAULT_PROMPT_TYPES.get(decoder))
+        snap_level = self.snap_level(prompt_type, decoder, snap)
         ious = None
-        if snap is None:
-            snap = self.prompt_snap
-        if snap and snap_level is not None:
+        if snap_level is not None:
             prompts, ious = self.snap_prompts(feats, data_samples, prompts,
                                               image_indices, snap_level,
                                               references, rescale)
@@ -596,6 +593,30 @@ class AIMS(BaseDetector):
             for output, iou in zip(outputs, ious):
                 output.set_metainfo(dict(prompt_snap_iou=iou))
         return outputs
+
+    def snap_level(self,
+                   prompt_type: Optional[str],
+                   decoder: Optional[str] = None,
+                   snap: Optional[bool] = None) -> Optional[str]:
+        """The level whose one-step masks a prompt is snapped to, or None
+        when it is not snapped.
+
+        Args:
+            prompt_type (str, optional): The prompt's type; None: the
+                default of ``decoder``.
+            decoder (str, optional): The prompt's decoder.
+            snap (bool, optional): Snap or not; None: as
+                ``test_cfg.prompt_snap`` says.
+
+        Returns:
+            str | None: ``'entity'`` for a one-entity prompt,
+            ``'relation'`` for a two-entity one (None for other types, or
+            without snapping).
+        """
+        if not (self.prompt_snap if snap is None else snap):
+            return None
+        return DRILL_DOWN_PROMPT_LEVELS.get(
+            prompt_type or DEFAULT_PROMPT_TYPES.get(decoder))
 
     def snap_prompts(
         self,
