@@ -318,7 +318,7 @@ class MultiLevelDecoderHead(BaseModule):
                 mask_features.shape[1] != self.out_channels:
             raise ValueError(
                 'MultiLevelDecoderHead: mask_features must be (B, '
-                f'{self.out_channels}, H/4, W/4), got '
+                f'{self.out_channels}, h, w), got '
                 f'{tuple(mask_features.shape)}')
         if len(multi_scale_memorys) != self.num_transformer_feat_level:
             raise ValueError(
@@ -346,7 +346,8 @@ class MultiLevelDecoderHead(BaseModule):
         Args:
             mask_features (Tensor): Per-pixel embeddings at 1/4 of the padded
                 input, shape (B, out_channels, H/4, W/4) (F_2, or F'_2 with
-                the mask prompt encoder).
+                the mask prompt encoder; finer with AIMS's
+                ``mask_upsampler``, any size works).
             multi_scale_memorys (Sequence[Tensor]): Memories of the pixel
                 decoder from low to high resolution (1/32, 1/16, 1/8), each
                 (B, feat_channels, h_i, w_i).

@@ -47,6 +47,7 @@ def fill_widths(model: ConfigType) -> dict:
       ``positional_encoding.num_feats`` = C / 2 (the TCM takes the head's
       width itself);
     - ``prompt_encoder.out_channels`` = ``out_channels``;
+    - ``mask_upsampler.channels`` = ``out_channels``;
     - ``association_head.in_channels`` = C and its ``feat_channels`` = C.
 
     A value given in the config is kept, so explicit configs (mmdet style)
@@ -91,6 +92,9 @@ def fill_widths(model: ConfigType) -> dict:
     if model.get('prompt_encoder') is not None:
         model['prompt_encoder'] = dict(model['prompt_encoder'])
         model['prompt_encoder'].setdefault('out_channels', out)
+    if model.get('mask_upsampler') is not None:
+        model['mask_upsampler'] = dict(model['mask_upsampler'])
+        model['mask_upsampler'].setdefault('channels', out)
     if model.get('association_head') is not None:
         assoc = model['association_head'] = dict(model['association_head'])
         assoc.setdefault('in_channels', head['feat_channels'])
@@ -137,6 +141,7 @@ class AIMS(BaseDetector):
     The detector only orchestrates; every loss is computed in the heads::
 
         image -> backbone (-> neck) -> pixel_decoder    (image encoder, eq. 1)
+              (-> mask_upsampler)                       (optional, finer masks)
               -> + prompt_encoder(prompt)               (MPE, eq. 10-11)
               -> decode_head                            (three decoders + TCM)
               -> association_head                       (AM, eq. 8)
@@ -144,7 +149,10 @@ class AIMS(BaseDetector):
 
     The pixel decoder is built once and shared by all decoders. It returns
     ``mask_features`` (B, C, H/4, W/4) and ``multi_scale_memorys`` (3 tensors
-    at 1/32, 1/16, 1/8, low to high resolution). With ``prompt_encoder`` the
+    at 1/32, 1/16, 1/8, low to high resolution); an optional
+    ``mask_upsampler`` (:class:`ImageGuidedMaskUpsampler`) brings the mask
+    features to a finer stride (1/2 or 1/1) with the help of the image, so
+    that every mask logit is computed there. With ``prompt_encoder`` the
     encoded prompt is added to both (eq. 11) before the decode head;
     ``prompt_encoder=None`` and ``association_head=None`` switch MPE and AM
     off (TCM is a switch of the decode head), giving the Sec. 3.1 baseline
@@ -231,6 +239,10 @@ class AIMS(BaseDetector):
             None switches MPE off.
         association_head (dict, optional): ``AssociationHead`` config; None
             switches AM off (links then come from mask overlap).
+        mask_upsampler (dict, optional): ``ImageGuidedMaskUpsampler``
+            config: mask features (and so mask logits) at a finer stride
+            than the pixel decoder's 1/4. Not part of the paper; None (the
+            default) keeps the paper's 1/4.
         post_processor (dict): Post-processing config; it receives
             ``test_cfg``. Defaults to ``AIMSPostProcessor``.
         from_scratch (bool): Train the backbone from random weights on
@@ -256,6 +268,7 @@ class AIMS(BaseDetector):
                  neck: OptConfigType = None,
                  prompt_encoder: OptConfigType = None,
                  association_head: OptConfigType = None,
+                 mask_upsampler: OptConfigType = None,
                  post_processor: ConfigType = dict(type='AIMSPostProcessor'),
                  from_scratch: bool = False,
                  train_cfg: OptConfigType = None,
@@ -269,10 +282,12 @@ class AIMS(BaseDetector):
                 pixel_decoder=pixel_decoder,
                 decode_head=decode_head,
                 prompt_encoder=prompt_encoder,
-                association_head=association_head))
+                association_head=association_head,
+                mask_upsampler=mask_upsampler))
         pixel_decoder, decode_head, prompt_encoder, association_head = (
             widths['pixel_decoder'], widths['decode_head'],
             widths['prompt_encoder'], widths['association_head'])
+        mask_upsampler = widths['mask_upsampler']
         self.from_scratch = from_scratch
         if from_scratch:
             backbone = scratch_backbone_cfg(backbone)
@@ -280,6 +295,8 @@ class AIMS(BaseDetector):
         if neck is not None:
             self.neck = MODELS.build(neck)
         self.pixel_decoder = MODELS.build(pixel_decoder)
+        self.mask_upsampler = MODELS.build(
+            mask_upsampler) if mask_upsampler is not None else None
         self.prompt_encoder = MODELS.build(
             prompt_encoder) if prompt_encoder is not None else None
 
@@ -341,14 +358,17 @@ class AIMS(BaseDetector):
             batch_inputs (Tensor): Images, shape (B, 3, H, W).
 
         Returns:
-            tuple[Tensor, list[Tensor]]: ``mask_features`` (B, C, H/4, W/4)
-            and ``multi_scale_memorys`` (3 tensors (B, C, h_i, w_i), 1/32,
+            tuple[Tensor, list[Tensor]]: ``mask_features`` (B, C, H/4, W/4;
+            H/s, W/s with a ``mask_upsampler`` of ``out_stride`` s) and
+            ``multi_scale_memorys`` (3 tensors (B, C, h_i, w_i), 1/32,
             1/16, 1/8).
         """
         x = self.backbone(batch_inputs)
         if self.with_neck:
             x = self.neck(x)
         mask_features, multi_scale_memorys = self.pixel_decoder(x)
+        if self.mask_upsampler is not None:
+            mask_features = self.mask_upsampler(mask_features, batch_inputs)
         return mask_features, list(multi_scale_memorys)
 
     def add_prompt(self, feats: Feats, prompt_masks: Tensor) -> Feats:
