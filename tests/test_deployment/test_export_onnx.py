@@ -332,6 +332,34 @@ def test_runner_overlap_links_without_association(tiny_checkpoint, tmp_path):
     assert_same_prediction(runner.predict(GOOD), ref)
 
 
+def test_runner_with_mask_upsampler(tiny_checkpoint, tmp_path):
+    """Mask features at 1/2 of the input (``mask_upsampler``): the image
+    graph includes the upsampler and the runner's masks equal the
+    session's, one-step and prompted."""
+    from mmaims.apis import AIMSInferencer
+    cfg = Config.fromfile(TINY_CONFIG)
+    cfg.model.mask_upsampler = dict(
+        type='ImageGuidedMaskUpsampler', hidden_channels=8)
+    MMLogger.get_current_instance().setLevel(logging.WARNING)
+    # the upsampler keeps its initial weights (not in the checkpoint)
+    torch.manual_seed(0)
+    inferencer = AIMSInferencer(
+        copy.deepcopy(cfg), tiny_checkpoint, device='cpu', show_progress=False)
+    export_onnx(
+        inferencer.model,
+        cfg,
+        str(tmp_path),
+        image_size=(64, 64),
+        prompt_decoders=['part'])
+    runner = load_runner_module().AIMSOnnxRunner(str(tmp_path))
+    session = inferencer.session(GOOD)
+    assert_same_prediction(runner.predict(GOOD), session.predict())
+    box = np.zeros(session.shape, bool)
+    box[10:40, 8:50] = True
+    [ref] = session.prompt(box, decoder='part')
+    assert_same_prediction(runner.prompt(GOOD, box, 'part'), ref)
+
+
 def test_runner_needs_no_torch(exported, tmp_path):
     """The runner runs with onnxruntime, numpy, OpenCV and pycocotools
     only: no torch, mmcv, mmdet, mmengine or mmaims is imported."""
