@@ -103,6 +103,9 @@ def main():
         runner.test_evaluator.metrics.append(dump_metric)
 
     runner.test()
+    # the runner's DDP wrapper holds the process group: release it before
+    # the group is destroyed (see teardown_distributed)
+    del runner
     teardown_distributed()
 
 

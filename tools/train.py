@@ -122,6 +122,9 @@ def main():
         runner = RUNNERS.build(cfg)
 
     runner.train()
+    # the runner's DDP wrapper holds the process group: release it before
+    # the group is destroyed (see teardown_distributed)
+    del runner
     teardown_distributed()
 
 

@@ -1,6 +1,7 @@
 # Copyright (c) mmaims contributors. All rights reserved.
 import atexit
 import datetime
+import gc
 import os
 import subprocess
 import warnings
@@ -138,6 +139,10 @@ def teardown_distributed(barrier: bool = True) -> None:
         return
     if barrier:
         torch_dist.barrier()
+    # objects still holding the group (a DDP reducer the caller has let go
+    # of, in a reference cycle) are freed first, not during interpreter
+    # shutdown, where their threads can abort the process
+    gc.collect()
     torch_dist.destroy_process_group()
 
 
