@@ -360,6 +360,16 @@ def test_runner_with_mask_upsampler(tiny_checkpoint, tmp_path):
     assert_same_prediction(runner.prompt(GOOD, box, 'part'), ref)
 
 
+def test_runner_constants_are_the_models():
+    """The runner keeps copies (it imports no mmaims): they must not
+    drift from their owners."""
+    from mmaims.models.seg_heads.aims_post_processor import PROMPT_CLIP_MODES
+    from mmaims.structures.drill_down import DRILL_DOWN_PROMPT_LEVELS
+    runner = load_runner_module()
+    assert runner.PROMPT_CLIP_MODES == PROMPT_CLIP_MODES
+    assert runner.SNAP_LEVELS == dict(DRILL_DOWN_PROMPT_LEVELS)
+
+
 def test_runner_needs_no_torch(exported, tmp_path):
     """The runner runs with onnxruntime, numpy, OpenCV and pycocotools
     only: no torch, mmcv, mmdet, mmengine or mmaims is imported."""

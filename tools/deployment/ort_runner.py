@@ -61,6 +61,8 @@ MASK_SCORE_EPS = 1e-6
 #: Prompt type -> the level its prompt is snapped to
 #: (``mmaims.structures.drill_down.DRILL_DOWN_PROMPT_LEVELS``).
 SNAP_LEVELS = dict(one_entity='entity', two_entities='relation')
+#: the clip modes of ``test_cfg.prompt_clip`` (AIMSPostProcessor)
+PROMPT_CLIP_MODES = ('hard', 'margin', 'inside', 'none')
 
 ImageLike = Union[str, np.ndarray]
 
@@ -644,7 +646,7 @@ def parse_args():
         '(default: as the export\'s test_cfg.prompt_snap)')
     parser.add_argument(
         '--clip',
-        choices=['hard', 'margin', 'inside', 'none'],
+        choices=PROMPT_CLIP_MODES,
         help='how the children are clipped to the prompt (default: as the '
         'export\'s test_cfg.prompt_clip)')
     parser.add_argument('--out', help='write the prediction JSON here')
