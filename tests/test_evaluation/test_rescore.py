@@ -106,3 +106,26 @@ def test_rescoring_a_model_without_mask_scores_is_an_error(
     metric = FederatedMetric(str(ann_file))
     metric.process({}, [_sample(with_mask_scores=False)])
     assert metric.evaluate(1)['aims/entity_mAP'] == pytest.approx(0.5)
+
+
+def test_rescoring_metric_leaves_the_nonoverlap_masks_to_the_evaluation(
+        tmp_path, dump_json, monkeypatch):
+    """Re-scored, the precomputed non-overlapping masks would be thrown
+    away: the metric does not compute them per sample."""
+    from mmaims.evaluation.metrics import federated_metric
+
+    def fail(*args, **kwargs):
+        raise AssertionError('non-overlapping masks computed per sample')
+
+    monkeypatch.setattr(federated_metric, 'make_disjoint_masks', fail)
+    monkeypatch.setattr(federated_metric, 'make_disjoint_rles', fail)
+    ann_file = dump_json(tmp_path / 'gt.json', _gt())
+    metric = FederatedMetric(str(ann_file), rescore=True)
+    metric.process({}, [_sample()])
+    assert 'nonoverlap' not in metric.results[0]['predictions']
+    assert metric.evaluate(1)['aims/entity_mAP_nonoverlap'] == \
+        pytest.approx(1.0)
+    # without re-scoring they are precomputed, once per sample
+    metric = FederatedMetric(str(ann_file))
+    with pytest.raises(AssertionError, match='computed per sample'):
+        metric.process({}, [_sample()])

@@ -111,22 +111,29 @@ class FederatedMetric(BaseMetric):
                 (docs/data_sample.md section 2), masks at ``ori_shape``.
         """
         for sample in data_samples:
-            self.results.append(self.encode_sample(sample))
+            # re-scoring changes the scores, and the non-overlapping masks
+            # with them: the evaluation computes those from the new scores
+            self.results.append(
+                self.encode_sample(sample, with_nonoverlap=not self.rescore))
 
     @staticmethod
-    def encode_sample(sample) -> dict:
+    def encode_sample(sample, with_nonoverlap: bool = True) -> dict:
         """RLE-encoded image predictions of one predicted sample.
 
         Args:
             sample (DetDataSample | dict): A predicted sample.
+            with_nonoverlap (bool): Precompute the non-overlapping masks
+                (False: the evaluation computes them, as it must after
+                re-scoring). Defaults to True.
 
         Returns:
             dict: ``img_id``, ``has_prompts`` (the sample carries
             ``drill_down_prompts``) and ``predictions`` (an image
             predictions dict of
             :mod:`mmaims.evaluation.functional.federated_evaluation`, with
-            the non-overlapping masks precomputed from the dense masks and,
-            with drill-down outputs, ``prompted``).
+            the non-overlapping masks precomputed from the dense masks
+            when ``with_nonoverlap`` and, with drill-down outputs,
+            ``prompted``).
         """
         img_id = sample.get('img_id')
         if img_id is None:
@@ -136,22 +143,25 @@ class FederatedMetric(BaseMetric):
             scores = preds['scores']
             if isinstance(preds['masks'], (list, tuple)):
                 rles = masks_to_rles(preds['masks'])
-                keep, disjoint = make_disjoint_rles(rles, scores)
+                if with_nonoverlap:
+                    keep, disjoint = make_disjoint_rles(rles, scores)
             else:
                 dense = masks_to_numpy(preds['masks'])
                 rles = masks_to_rles(dense)
-                keep, disjoint = make_disjoint_masks(dense, scores, rles=rles)
+                if with_nonoverlap:
+                    keep, disjoint = make_disjoint_masks(
+                        dense, scores, rles=rles)
             # Rows double as ids: "ties: lower id wins" follows row order,
             # the order samples_to_predictions numbers masks in.
             masks[level] = dict(
                 rles=rles, scores=scores, ids=np.arange(len(rles)))
             if 'mask_scores' in preds:
                 masks[level]['mask_scores'] = preds['mask_scores']
-            nonoverlap[level] = dict(rles=disjoint, scores=scores[keep])
-        predictions = dict(
-            masks=masks,
-            nonoverlap=nonoverlap,
-            links=sample_link_predictions(sample))
+            if with_nonoverlap:
+                nonoverlap[level] = dict(rles=disjoint, scores=scores[keep])
+        predictions = dict(masks=masks, links=sample_link_predictions(sample))
+        if with_nonoverlap:
+            predictions['nonoverlap'] = nonoverlap
         prompts = sample.get('drill_down_prompts') or []
         tags = {p.get('perturbation', '') for p in prompts}
         if len(tags) > 1:
