@@ -70,6 +70,9 @@ CLIP_CHOICES = (
     ('at the region (hard; precise masks, boxes)', 'hard'),
     ('at the region grown by a few pixels (margin; regions drawn inside '
      'the object)', 'margin'),
+    ('at the region grown, with the predicted entities mostly inside it '
+     '(entities; regions drawn inside objects with thin pieces)',
+     'entities'),
     ('keep masks mostly inside the region whole (inside)', 'inside'),
     ('nowhere (none)', 'none'),
 )
@@ -493,8 +496,8 @@ class DrillDownApp:
                 as the model's ``test_cfg.prompt_snap``.
             clip (str, optional): Where the children are cut
                 (``AIMSImageSession.prompt``): ``'hard'``, ``'margin'``,
-                ``'inside'`` or ``'none'``; None: as the model's
-                ``test_cfg.prompt_clip``.
+                ``'entities'``, ``'inside'`` or ``'none'``; None: as the
+                model's ``test_cfg.prompt_clip``.
             progress (callable, optional): ``progress(fraction, text)``.
 
         Returns:

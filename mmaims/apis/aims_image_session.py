@@ -87,13 +87,15 @@ class AIMSImageSession:
             # one-step inference without recomputing the image features
             return self.model.predict_by_feat(self.feats, [sample])[0]
 
-    def _references(self, snap: Optional[bool],
-                    prompt_type: str) -> Optional[List[DetDataSample]]:
+    def _references(self, snap: Optional[bool], prompt_type: str,
+                    clip: Optional[str]) -> Optional[List[DetDataSample]]:
         """The one-step prediction that snapping (``snap``, or
-        ``test_cfg.prompt_snap`` when it is None) snaps rough prompts to,
-        computed once per session (None without snapping, or for a prompt
-        type that is never snapped)."""
-        if self.model.snap_level(prompt_type, snap=snap) is None:
+        ``test_cfg.prompt_snap`` when it is None) snaps rough prompts to
+        and ``clip='entities'`` takes entities from, computed once per
+        session (None when neither needs it)."""
+        if self.model.snap_level(prompt_type, snap=snap) is None and \
+                self.model.post_processor.prompt_clip_mode(
+                    clip) != 'entities':
             return None
         if self._reference is None:
             self._reference = self.predict_sample()
@@ -124,8 +126,10 @@ class AIMSImageSession:
                 (docs/inference.md, "Rough prompts").
             clip (str, optional): How the children are clipped to the
                 prompt: ``'hard'`` (cut at it), ``'margin'`` (cut at it
-                grown by ``test_cfg.prompt_clip_margin`` px), ``'inside'``
-                or ``'none'``; None: as ``test_cfg.prompt_clip`` says.
+                grown by ``test_cfg.prompt_clip_margin`` px),
+                ``'entities'`` (cut at it grown, with the one-step
+                entities mostly inside it), ``'inside'`` or ``'none'``;
+                None: as ``test_cfg.prompt_clip`` says.
                 Which helps which kind of prompt is measured in
                 docs/inference.md, "Rough prompts".
 
@@ -145,7 +149,7 @@ class AIMSImageSession:
                 self.data_sample, [torch.from_numpy(mask)],
                 decoder,
                 prompt_type=prompt_type,
-                references=self._references(snap, prompt_type),
+                references=self._references(snap, prompt_type, clip),
                 snap=snap,
                 clip=clip)[0]
 
@@ -230,7 +234,7 @@ class AIMSImageSession:
                     self.data_sample, [masks[i] for i in rows],
                     name,
                     prompt_type=name_type,
-                    references=self._references(snap, name_type),
+                    references=self._references(snap, name_type, clip),
                     snap=snap,
                     clip=clip)
                 for row, sample in zip(rows, outputs):

@@ -409,8 +409,9 @@ class AIMSInferencer(BaseInferencer):
                 the one-step mask they match best first (see
                 :meth:`AIMSImageSession.prompt_sample`); None: as
                 ``test_cfg.prompt_snap`` says.
-            clip (str, optional): ``'hard'``, ``'margin'``, ``'inside'`` or
-                ``'none'`` for these prompts (see
+            clip (str, optional): ``'hard'``, ``'margin'``,
+                ``'entities'``, ``'inside'`` or ``'none'`` for these
+                prompts (see
                 :meth:`AIMSImageSession.prompt_sample`); None: as
                 ``test_cfg.prompt_clip`` says.
 

@@ -28,8 +28,8 @@ from .id_map import (ID_MAP_LEVELS, ID_MAP_MAX_ID, id_map_to_masks,
                      load_id_map, masks_to_id_map, prediction_to_id_map,
                      save_id_map)
 from .levels import ENTITY, LEVELS, PART, RELATION, check_level
-from .mask import (decode_rle, encode_mask, mask_bboxes, merge_rles, rle_area,
-                   rle_bbox, to_rle)
+from .mask import (decode_rle, encode_mask, grow_mask, make_nonoverlap,
+                   mask_bboxes, merge_rles, rle_area, rle_bbox, to_rle)
 from .predictions import (load_predictions, masks_to_numpy, masks_to_rles,
                           merge_predictions, sample_level_predictions,
                           sample_link_predictions, samples_to_predictions,
@@ -45,14 +45,14 @@ __all__ = [
     'SAMPLE_TYPES', 'PROMPT_TYPES', 'DEFAULT_POOLS', 'Supervision', 'Task',
     'check_sample_type', 'eval_task', 'parse_task', 'sample_type_of',
     'supervision', 'to_rle', 'encode_mask', 'decode_rle', 'rle_area',
-    'rle_bbox', 'mask_bboxes', 'merge_rles', 'masks_to_numpy', 'masks_to_rles',
-    'sample_level_predictions', 'sample_link_predictions',
-    'samples_to_predictions', 'merge_predictions', 'validate_predictions',
-    'load_predictions', 'build_hierarchy', 'hierarchy_edges',
-    'hierarchy_nodes', 'ID_MAP_LEVELS', 'ID_MAP_MAX_ID', 'masks_to_id_map',
-    'prediction_to_id_map', 'save_id_map', 'load_id_map', 'id_map_to_masks',
-    'AnnotationRecord', 'HierarchicalAnnotationError', 'ImageRecord',
-    'load_annotation_file', 'parse_annotations', 'DRILL_DOWN_PROMPT_TYPES',
-    'AnnotationLinks', 'DrillDownPrompt', 'annotation_links',
-    'drill_down_prompts'
+    'rle_bbox', 'mask_bboxes', 'grow_mask', 'make_nonoverlap', 'merge_rles',
+    'masks_to_numpy', 'masks_to_rles', 'sample_level_predictions',
+    'sample_link_predictions', 'samples_to_predictions', 'merge_predictions',
+    'validate_predictions', 'load_predictions', 'build_hierarchy',
+    'hierarchy_edges', 'hierarchy_nodes', 'ID_MAP_LEVELS', 'ID_MAP_MAX_ID',
+    'masks_to_id_map', 'prediction_to_id_map', 'save_id_map', 'load_id_map',
+    'id_map_to_masks', 'AnnotationRecord', 'HierarchicalAnnotationError',
+    'ImageRecord', 'load_annotation_file', 'parse_annotations',
+    'DRILL_DOWN_PROMPT_TYPES', 'AnnotationLinks', 'DrillDownPrompt',
+    'annotation_links', 'drill_down_prompts'
 ]

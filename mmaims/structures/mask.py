@@ -1,6 +1,6 @@
 # Copyright (c) mmaims contributors. All rights reserved.
 """COCO RLE helpers shared by the dataset, converters, metric and API,
-and the boxes of binary mask tensors.
+and operations on binary mask tensors (boxes, growing, non-overlap).
 
 Every mask mmaims writes is a compressed COCO RLE with ``counts`` as a
 ``str`` (``{"size": [h, w], "counts": "..."}``). On input, polygons and
@@ -12,6 +12,7 @@ from typing import List, Union
 import numpy as np
 import pycocotools.mask as mask_util
 import torch
+import torch.nn.functional as F
 
 Segmentation = Union[dict, List[List[float]]]
 
@@ -183,3 +184,39 @@ def _as_bytes_rle(rle: dict) -> dict:
     if isinstance(counts, str):
         counts = counts.encode('ascii')
     return dict(size=list(rle['size']), counts=counts)
+
+
+def grow_mask(mask: torch.Tensor, margin: int) -> torch.Tensor:
+    """A bool mask grown by ``margin`` pixels (dilation by a
+    ``(2 margin + 1)`` square, as ``perturb_prompt``'s ``'dilate'``).
+
+    Args:
+        mask (torch.Tensor): Bool (H, W).
+        margin (int): Pixels, >= 0.
+
+    Returns:
+        torch.Tensor: Bool (H, W).
+    """
+    if margin == 0:
+        return mask
+    grown = F.max_pool2d(
+        mask[None, None].float(), 2 * margin + 1, stride=1, padding=margin)
+    return grown[0, 0] > 0
+
+
+def make_nonoverlap(binary: torch.Tensor) -> torch.Tensor:
+    """Every pixel keeps only the first mask (highest score) covering it.
+
+    Args:
+        binary (torch.Tensor): Bool (N, H, W), sorted by decreasing score.
+
+    Returns:
+        torch.Tensor: Bool (N, H, W), pairwise disjoint.
+    """
+    num = binary.shape[0]
+    rank_weight = torch.arange(
+        num, 0, -1, device=binary.device, dtype=torch.float32)
+    owner = (binary.float() * rank_weight[:, None, None]).argmax(0)
+    owned = torch.zeros_like(binary)
+    owned.scatter_(0, owner[None], True)
+    return owned & binary

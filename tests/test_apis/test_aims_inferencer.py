@@ -299,7 +299,7 @@ def test_clip_per_call_equals_the_same_test_cfg(inferencer, monkeypatch):
     box = (6, 4, 40, 30)
     hard = session.prompt(box)[0]
     results = {}
-    for clip in ('margin', 'none', 'hard'):
+    for clip in ('margin', 'entities', 'none', 'hard'):
         [per_call] = session.prompt(box, clip=clip)
         sample = session.prompt_sample(box, clip=clip)
         assert sample.metainfo['prompt_clip'] == clip
@@ -311,12 +311,40 @@ def test_clip_per_call_equals_the_same_test_cfg(inferencer, monkeypatch):
     assert results['hard'] == hard
     assert results['none']['masks'] != hard['masks']
     assert results['margin']['masks'] != hard['masks']
+    assert results['entities']['masks'] != hard['masks']
     # per call overrides the config the other way too
     with monkeypatch.context() as m:
         m.setattr(post, 'test_cfg', dict(post.test_cfg, prompt_clip='none'))
         assert inferencer.prompt(session, box, clip='hard')[0] == hard
     with pytest.raises(ValueError, match='prompt_clip must be one of'):
         session.prompt(box, clip='soft')
+
+
+def test_session_clips_to_entities_of_one_cached_one_step(
+        inferencer, monkeypatch):
+    """``clip='entities'`` takes the one-step entities of the session's
+    image, computed once for every prompt of the session."""
+    model = inferencer.model
+    session = inferencer.session(GOOD)
+    calls = []
+    predict_by_feat = model.predict_by_feat
+
+    def counting_predict_by_feat(*args, **kwargs):
+        calls.append(1)
+        return predict_by_feat(*args, **kwargs)
+
+    monkeypatch.setattr(model, 'predict_by_feat', counting_predict_by_feat)
+    first = session.prompt((6, 4, 40, 30), clip='entities')[0]
+    session.prompt([(6, 4, 40, 30), (2, 2, 20, 20)], clip='entities')
+    session.prompt_sample((2, 2, 20, 20), clip='entities')
+    assert len(calls) == 1
+    # the result is that of the model given the same one-step reference
+    [sample] = session.prompt((6, 4, 40, 30), clip='entities',
+                              return_datasamples=True)
+    assert sample.metainfo['prompt_clip'] == 'entities'
+    assert first['masks'] == session.prompt((6, 4, 40, 30),
+                                            clip='entities')[0]['masks']
+    assert len(calls) == 1
 
 
 def test_session_does_not_use_the_inferencer(inferencer, monkeypatch):

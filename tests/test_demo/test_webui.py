@@ -328,7 +328,7 @@ def test_clip_choice_cuts_the_children_as_the_session(loaded):
     app = loaded
     box = (6, 4, 40, 30)
     results = {}
-    for clip in ('hard', 'margin', 'none'):
+    for clip in ('hard', 'margin', 'entities', 'none'):
         view = app.drill_down_box(box, 'part', clip=clip)
         assert view.severity == 'info', view.message
         results[clip] = app.drill['result']['masks']

@@ -231,11 +231,13 @@ def test_runner_clip_per_call_equals_the_session(runner, inferencer):
     box = np.zeros(session.shape, bool)
     box[6:36, 5:44] = True
     plain = runner.prompt(feats, box, 'part')
-    for clip in ('margin', 'none', 'inside'):
+    for clip in ('margin', 'entities', 'none', 'inside'):
         ours = runner.prompt(feats, box, 'part', clip=clip)
         assert_same_prediction(ours, session.prompt(box, clip=clip)[0])
         if clip != 'inside':
             assert ours['masks'] != plain['masks'], clip
+    with pytest.raises(ValueError, match='unknown prompt_clip'):
+        runner.prompt(feats, box, 'part', clip='soft')
     assert runner.prompt(feats, box, 'part') == plain  # nothing sticks
 
 

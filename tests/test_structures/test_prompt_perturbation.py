@@ -133,3 +133,50 @@ def test_snap_prompt_takes_the_candidate_a_rough_prompt_matches_best():
     assert iou is None and torch.equal(snapped, torch.from_numpy(far))
     with pytest.raises(ValueError, match='img 3: the prompt is empty'):
         snap_prompt(np.zeros_like(exact), candidates, 'img 3')
+
+
+def _table_and_floor():
+    """A 24 x 24 image: a table (an 8 px top, rows 2-9, and a 3 px leg,
+    rows 10-19) standing on a floor (rows 20-23)."""
+    table = np.zeros((24, 24), dtype=bool)
+    table[2:10, 4:20] = True
+    table[10:20, 6:9] = True
+    floor = np.zeros_like(table)
+    floor[20:, :] = True
+    return table, floor
+
+
+def test_entity_clip_region_gives_back_what_an_eroded_prompt_missed():
+    """A 3 px erosion removes the table's leg; grown back by 3 px it is
+    the top only. The region adds the one-step table (mostly inside the
+    grown prompt) and not the floor (outside it); a lower-scored mask
+    over both adds nothing (the entities are made non-overlapping
+    first)."""
+    import torch
+
+    from mmaims.structures.prompt_geometry import entity_clip_region
+    table, floor = _table_and_floor()
+    eroded = perturb_prompt(table, dict(type='erode', k=3))
+    assert not eroded[10:20].any()
+    entities = torch.from_numpy(np.stack([table, floor, table | floor]))
+    region = entity_clip_region(eroded, entities, 3)
+    assert region.dtype == torch.bool
+    np.testing.assert_array_equal(region.numpy(), table)
+    # the grown prompt alone: the top
+    grown = entity_clip_region(eroded, entities[:0], 3)
+    np.testing.assert_array_equal(grown.numpy()[:10], table[:10])
+    assert not grown[10:].any()
+    # without a margin the eroded prompt holds too little of the table
+    # (20 of its 158 pixels): the region is the prompt
+    tight = entity_clip_region(eroded, entities, 0)
+    np.testing.assert_array_equal(tight.numpy(), eroded)
+    # a prompt covering all of the floor but 4 pixels takes it whole
+    region = entity_clip_region(floor[None] & ~np.eye(24, dtype=bool)[None],
+                                entities, 0)
+    np.testing.assert_array_equal(region.numpy(), floor)
+    # entities at twice the prompt's size are resized to it
+    big = entities.repeat_interleave(2, 1).repeat_interleave(2, 2)
+    np.testing.assert_array_equal(
+        entity_clip_region(eroded, big, 3).numpy(), table)
+    with pytest.raises(ValueError, match='img 7: the prompt is empty'):
+        entity_clip_region(np.zeros_like(table), entities, 3, 'img 7')

@@ -62,7 +62,7 @@ MASK_SCORE_EPS = 1e-6
 #: (``mmaims.structures.drill_down.DRILL_DOWN_PROMPT_LEVELS``).
 SNAP_LEVELS = dict(one_entity='entity', two_entities='relation')
 #: the clip modes of ``test_cfg.prompt_clip`` (AIMSPostProcessor)
-PROMPT_CLIP_MODES = ('hard', 'margin', 'inside', 'none')
+PROMPT_CLIP_MODES = ('hard', 'margin', 'entities', 'inside', 'none')
 
 ImageLike = Union[str, np.ndarray]
 
@@ -213,8 +213,9 @@ class ImageFeatures:
         pad_shape (tuple[int, int]): ``(h, w)`` after padding.
         feats (list[np.ndarray]): The image encoder's outputs.
         snap_candidates (dict[str, list[np.ndarray]]): Level -> the
-            one-step masks of that level (bool, original size), filled the
-            first time a prompt is snapped.
+            one-step masks of that level (bool, original size, best
+            first), filled the first time a prompt is snapped or cut with
+            ``clip='entities'``.
     """
 
     def __init__(self, name: str, ori_shape: Tuple[int, int],
@@ -226,6 +227,31 @@ class ImageFeatures:
         self.pad_shape = pad_shape
         self.feats = feats
         self.snap_candidates: Dict[str, List[np.ndarray]] = {}
+
+
+def grow_mask(mask: np.ndarray, margin: int) -> np.ndarray:
+    """A bool mask grown by ``margin`` pixels: a ``(2 margin + 1)`` square,
+    as mmaims' ``grow_mask``."""
+    return cv2.dilate(
+        mask.astype(np.uint8),
+        np.ones((2 * margin + 1, 2 * margin + 1), np.uint8),
+        borderValue=0) > 0
+
+
+def entity_clip_region(prompt: np.ndarray, entities: List[np.ndarray],
+                       margin: int, inside_fraction: float) -> np.ndarray:
+    """The prompt grown by ``margin`` united with the non-overlapping
+    one-step entities (sorted by score) at least ``inside_fraction``
+    inside it (``mmaims.structures.prompt_geometry.entity_clip_region``)."""
+    region = grow_mask(prompt, margin)
+    if not entities:
+        return region
+    stack = np.stack(entities)
+    segments = stack & (np.cumsum(stack, axis=0) == 1)
+    area = segments.reshape(len(stack), -1).sum(1)
+    inside = (segments & region).reshape(len(stack), -1).sum(1)
+    taken = (area > 0) & (inside >= inside_fraction * area)
+    return region | segments[taken].any(0)
 
 
 def snap_prompt(prompt: np.ndarray,
@@ -393,9 +419,9 @@ class AIMSOnnxRunner:
             snap (bool, optional): Snap a one-entity / two-entity prompt
                 to the best-matching one-step mask first; None: as the
                 export's ``prompt_snap`` (the model's ``test_cfg``).
-            clip (str, optional): ``'hard'``, ``'margin'``, ``'inside'``
-                or ``'none'`` for this prompt; None: the export's
-                ``post_processing.prompt_clip``.
+            clip (str, optional): ``'hard'``, ``'margin'``,
+                ``'entities'``, ``'inside'`` or ``'none'`` for this prompt;
+                None: the export's ``post_processing.prompt_clip``.
 
         Returns:
             dict: docs/formats.md section 2 with the decoder's masks as
@@ -412,25 +438,44 @@ class AIMSOnnxRunner:
         prompt_type = prompt_type or spec['prompt_type']
         mask = read_mask(mask, feats.ori_shape)
         level = SNAP_LEVELS.get(prompt_type)
+        clip = clip or self.post['prompt_clip']
+        if clip not in PROMPT_CLIP_MODES:
+            raise ValueError(f'unknown prompt_clip {clip!r}; expected one '
+                             f'of {PROMPT_CLIP_MODES}')
         if (self.prompt_snap if snap is None else snap) and level:
-            if not feats.snap_candidates:
-                one_step = self.predict(feats, image_id)
-                for name in SNAP_LEVELS.values():
-                    feats.snap_candidates[name] = [
-                        mask_util.decode(m['segmentation']).astype(bool)
-                        for m in one_step['masks'] if m['level'] == name
-                    ]
-            mask = snap_prompt(mask, feats.snap_candidates[level])
+            mask = snap_prompt(mask,
+                               self._one_step_masks(feats, image_id, level))
+        region = None
+        if clip == 'entities':
+            region = self.prompt_to_input(
+                entity_clip_region(
+                    mask, self._one_step_masks(feats, image_id, 'entity'),
+                    int(self.post['prompt_clip_margin']),
+                    self.post['inside_fraction']), feats)
         prompt = self.prompt_to_input(mask, feats)
         result = self._decode(
             feats,
             spec,
             prompt[None, None].astype(np.float32),
             image_id, {decoder: spec['level']}, [],
-            clip=clip)
+            clip=clip,
+            clip_region=region)
         result['prompt'] = dict(
             decoder=decoder, prompt_type=prompt_type, level=spec['level'])
         return result
+
+    def _one_step_masks(self, feats: ImageFeatures, image_id: int,
+                        level: str) -> List[np.ndarray]:
+        """The one-step masks of a level, best first, computed once per
+        image (snapping and ``prompt_clip='entities'`` use them)."""
+        if not feats.snap_candidates:
+            one_step = self.predict(feats, image_id)
+            for name in set(SNAP_LEVELS.values()) | {'entity'}:
+                feats.snap_candidates[name] = [
+                    mask_util.decode(m['segmentation']).astype(bool)
+                    for m in one_step['masks'] if m['level'] == name
+                ]
+        return feats.snap_candidates[level]
 
     @staticmethod
     def prompt_to_input(mask: np.ndarray, feats: ImageFeatures) -> np.ndarray:
@@ -465,7 +510,8 @@ class AIMSOnnxRunner:
                 image_id: int,
                 levels: Dict[str, str],
                 links: List[dict],
-                clip: Optional[str] = None) -> dict:
+                clip: Optional[str] = None,
+                clip_region: Optional[np.ndarray] = None) -> dict:
         session = self.session(spec['file'])
         names = [i.name for i in session.get_inputs()]
         available = dict(
@@ -474,9 +520,14 @@ class AIMSOnnxRunner:
             zip([o.name for o in session.get_outputs()],
                 session.run(None, {n: available[n]
                                    for n in names})))
+        low_size = outputs[spec['outputs'][next(
+            iter(levels))]['mask']].shape[-2:]
         prompt_full, prompt_low = self._prompt_at_output(
-            prompt[0], feats,
-            outputs[spec['outputs'][next(iter(levels))]['mask']].shape[-2:])
+            prompt[0], feats, low_size)
+        if clip_region is not None:
+            # 'entities': the children are cut to the region instead
+            prompt_full, _ = self._prompt_at_output(clip_region[None], feats,
+                                                    low_size)
         kept = {}
         for decoder, level in levels.items():
             names = spec['outputs'][decoder]
@@ -566,16 +617,12 @@ class AIMSOnnxRunner:
         area = binary.reshape(len(binary), -1).sum(1)
         inside = area > 0
         clip = clip or post['prompt_clip']
-        if clip == 'hard':
+        if clip in ('hard', 'entities'):
+            # 'entities': ``prompt`` is the region (``_decode``)
             binary = binary & prompt[None]
         elif clip == 'margin':
-            # AIMSPostProcessor's grow_mask: a (2 margin + 1) square
-            margin = int(post['prompt_clip_margin'])
-            grown = cv2.dilate(
-                prompt.astype(np.uint8),
-                np.ones((2 * margin + 1, 2 * margin + 1), np.uint8),
-                borderValue=0) > 0
-            binary = binary & grown[None]
+            binary = binary & grow_mask(prompt, int(
+                post['prompt_clip_margin']))[None]
         elif clip == 'inside':
             within = (binary & prompt[None]).reshape(len(binary), -1).sum(1)
             inside = within >= post['inside_fraction'] * area

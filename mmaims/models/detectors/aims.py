@@ -13,10 +13,10 @@ from torch import Tensor
 
 from mmaims.registry import MODELS
 from mmaims.structures import LEVELS, decode_rle
-from mmaims.structures.fields import LINK_TYPES, PRED_FIELDS, PROMPTED_FIELD
 from mmaims.structures.drill_down import DRILL_DOWN_PROMPT_LEVELS
-from mmaims.structures.prompt_geometry import (PromptLike, prompt_to_input,
-                                               snap_prompt)
+from mmaims.structures.fields import LINK_TYPES, PRED_FIELDS, PROMPTED_FIELD
+from mmaims.structures.prompt_geometry import (PromptLike, entity_clip_region,
+                                               prompt_to_input, snap_prompt)
 from mmaims.structures.tasks import (DEFAULT_PROMPT_DECODERS,
                                      DEFAULT_PROMPT_OUTPUT_LEVELS,
                                      DEFAULT_PROMPT_TYPES, PROMPT_TYPES,
@@ -592,11 +592,19 @@ class AIMS(BaseDetector):
             raise ValueError(f'prompt batch size must be >= 1, got '
                              f'{batch_size}')
         snap_level = self.snap_level(prompt_type, decoder, snap)
+        by_entities = self.post_processor.prompt_clip_mode(clip) == 'entities'
+        if references is None and (snap_level is not None or by_entities):
+            references = self.predict_by_feat(
+                feats, _geometry_copies(data_samples), rescale)
         ious = None
         if snap_level is not None:
             prompts, ious = self.snap_prompts(feats, data_samples, prompts,
                                               image_indices, snap_level,
                                               references, rescale)
+        regions = None
+        if by_entities:
+            regions = self.entity_clip_regions(
+                prompts, [references[i] for i in image_indices])
         outputs: SampleList = []
         for start in range(0, len(prompts), batch_size):
             rows = list(image_indices[start:start + batch_size])
@@ -608,7 +616,9 @@ class AIMS(BaseDetector):
                 decoder, [data_samples[i] for i in rows],
                 prompt_type=prompt_type,
                 rescale=rescale,
-                clip=clip)
+                clip=clip,
+                clip_regions=None
+                if regions is None else regions[start:start + batch_size])
         if ious is not None:
             for output, iou in zip(outputs, ious):
                 output.set_metainfo(dict(prompt_snap_iou=iou))
@@ -683,6 +693,29 @@ class AIMS(BaseDetector):
             ious.append(iou)
         return snapped, ious
 
+    def entity_clip_regions(self, prompts: Sequence[PromptLike],
+                            references: SampleList) -> List[Tensor]:
+        """The regions ``prompt_clip='entities'`` cuts the children of
+        ``prompts`` to (:func:`mmaims.structures.prompt_geometry.
+        entity_clip_region`).
+
+        Args:
+            prompts (Sequence): Binary masks on the original images.
+            references (list[DetDataSample]): The one-step predictions of
+                each prompt's image (its entity masks are used).
+
+        Returns:
+            list[Tensor]: Bool ``(h, w)`` region of each prompt.
+        """
+        margin = self.post_processor.prompt_clip_margin()
+        return [
+            entity_clip_region(
+                prompt,
+                reference.get(PRED_FIELDS['entity']).masks, margin,
+                f'image {reference.metainfo.get("img_id", "?")}')
+            for prompt, reference in zip(prompts, references)
+        ]
+
     def predict_by_feat(self,
                         feats: Feats,
                         batch_data_samples: SampleList,
@@ -731,14 +764,16 @@ class AIMS(BaseDetector):
         return self._predict_with_prompts(feats, prompts, batch_data_samples,
                                           output_levels, rescale)
 
-    def predict_prompt(self,
-                       feats: Feats,
-                       prompts: Union[PromptLike, Sequence[PromptLike]],
-                       decoder: Optional[str],
-                       batch_data_samples: SampleList,
-                       prompt_type: Optional[str] = None,
-                       rescale: bool = True,
-                       clip: Optional[str] = None) -> SampleList:
+    def predict_prompt(
+            self,
+            feats: Feats,
+            prompts: Union[PromptLike, Sequence[PromptLike]],
+            decoder: Optional[str],
+            batch_data_samples: SampleList,
+            prompt_type: Optional[str] = None,
+            rescale: bool = True,
+            clip: Optional[str] = None,
+            clip_regions: Optional[Sequence[PromptLike]] = None) -> SampleList:
         """Prompt inference on cached image features.
 
         Args:
@@ -763,13 +798,18 @@ class AIMS(BaseDetector):
                 :class:`AIMSPostProcessor`), whatever ``test_cfg`` says;
                 recorded as the samples' ``prompt_clip`` metainfo. None:
                 as ``test_cfg`` says.
+            clip_regions (Sequence, optional): With ``prompt_clip=
+                'entities'``, the region of each prompt
+                (:meth:`entity_clip_regions`, on the original image); None:
+                computed here from a one-step pass on ``feats``.
 
         Returns:
             list[DetDataSample]: New samples (metainfo copied, ``task`` set
             to ``dict(sample_type, prompt_type, decoder)``) with
-            ``prompt_mask`` and the prediction fields; the chosen decoder's
-            masks are in the field of its output level, the other level
-            fields are empty and there are no links.
+            ``prompt_mask`` (and, with ``'entities'``,
+            ``prompt_clip_region``) and the prediction fields; the chosen
+            decoder's masks are in the field of its output level, the other
+            level fields are empty and there are no links.
 
         Raises:
             ValueError: Unknown decoder, prompt type or clip mode, wrong
@@ -811,9 +851,21 @@ class AIMS(BaseDetector):
             raise ValueError(f'{len(prompt_list)} prompts for a batch of '
                              f'{batch_size} images; give one per image')
 
+        if self.post_processor.prompt_clip_mode(clip) == 'entities':
+            if clip_regions is None:
+                references = self.predict_by_feat(
+                    feats, _geometry_copies(batch_data_samples), rescale)
+                clip_regions = self.entity_clip_regions(
+                    prompt_list, references)
+            if len(clip_regions) != batch_size:
+                raise ValueError(f'{len(clip_regions)} clip regions for '
+                                 f'{batch_size} prompts')
+        else:
+            clip_regions = None
         samples = []
         prompt_maps = []
-        for prompt, data_sample in zip(prompt_list, batch_data_samples):
+        for row, (prompt, data_sample) in enumerate(
+                zip(prompt_list, batch_data_samples)):
             prompt_map = prompt_to_input(prompt, data_sample.metainfo,
                                          mask_features.device)
             sample = DetDataSample(
@@ -827,6 +879,11 @@ class AIMS(BaseDetector):
             if clip is not None:
                 sample.set_metainfo(dict(prompt_clip=clip))
             sample.prompt_mask = PixelData(data=prompt_map.to(torch.uint8))
+            if clip_regions is not None:
+                sample.prompt_clip_region = PixelData(
+                    data=prompt_to_input(clip_regions[row],
+                                         data_sample.metainfo,
+                                         mask_features.device).to(torch.uint8))
             samples.append(sample)
             prompt_maps.append(prompt_map)
         prompts_t = torch.stack(prompt_maps).float()

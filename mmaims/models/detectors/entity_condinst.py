@@ -7,7 +7,7 @@ from mmdet.structures import SampleList
 from torch import Tensor
 
 from mmaims.registry import MODELS
-from ..seg_heads import make_nonoverlap
+from mmaims.structures import make_nonoverlap
 from .aims import scratch_backbone_cfg
 
 

@@ -10,14 +10,14 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmaims.registry import MODELS
-from mmaims.structures import check_level, mask_bboxes
-from mmaims.structures.prompt_geometry import (INSIDE_FRACTION,
-                                               prompt_to_output)
+from mmaims.structures import (check_level, grow_mask, make_nonoverlap,
+                               mask_bboxes)
+from mmaims.structures.prompt_geometry import INSIDE_FRACTION, prompt_to_output
 from ..layers import DecoderOutput
 
 LevelValue = Union[int, float, bool, Dict[str, Union[int, float, bool]]]
 #: ``test_cfg.prompt_clip`` values
-PROMPT_CLIP_MODES = ('hard', 'margin', 'inside', 'none')
+PROMPT_CLIP_MODES = ('hard', 'margin', 'entities', 'inside', 'none')
 #: Default of every ``test_cfg`` key the post-processor reads
 #: (level-valued: ``max_per_image``, ``score_thr``, ``nonoverlap``).
 TEST_CFG_DEFAULTS = dict(
@@ -52,6 +52,11 @@ class AIMSPostProcessor(BaseModule):
        clips to the prompt grown by ``prompt_clip_margin`` pixels (a
        square neighbourhood at the output size: a prompt that misses up to
        that many pixels at its border does not cut the children);
+       ``prompt_clip='entities'`` clips to that grown prompt united with
+       the one-step entities that lie mostly inside it (the sample's
+       ``prompt_clip_region``, see :func:`mmaims.structures.
+       prompt_geometry.entity_clip_region`: a prompt drawn inside an
+       object does not cut its thin pieces);
        ``prompt_clip='inside'`` keeps whole masks at least half inside
        the prompt (a rough prompt that misses a few pixels does not cut
        the parts it touches), and ``'none'`` keeps every mask whole; a
@@ -87,10 +92,10 @@ class AIMSPostProcessor(BaseModule):
     - ``max_links_per_image`` (int): links kept per type. Default 100.
     - ``link_score_thr`` (float): minimum link score. Default 0.0.
     - ``link_with_mask_scores`` (bool): see above. Default True.
-    - ``prompt_clip`` (str): ``'hard'``, ``'margin'``, ``'inside'`` or
-      ``'none'``, see step 2. Default ``'hard'``.
+    - ``prompt_clip`` (str): ``'hard'``, ``'margin'``, ``'entities'``,
+      ``'inside'`` or ``'none'``, see step 2. Default ``'hard'``.
     - ``prompt_clip_margin`` (int): pixels the prompt grows by with
-      ``prompt_clip='margin'``. Default 3.
+      ``prompt_clip='margin'`` and ``'entities'``. Default 3.
 
     Args:
         test_cfg (dict, optional): See above.
@@ -145,7 +150,7 @@ class AIMSPostProcessor(BaseModule):
                 self.test_cfg.get('link_with_mask_scores',
                                   TEST_CFG_DEFAULTS['link_with_mask_scores'])),
             prompt_clip=self.prompt_clip_mode(),
-            prompt_clip_margin=self._prompt_clip_margin())
+            prompt_clip_margin=self.prompt_clip_margin())
         return resolved
 
     def prompt_clip_mode(self, clip: Optional[str] = None) -> str:
@@ -160,7 +165,8 @@ class AIMSPostProcessor(BaseModule):
                              f'{PROMPT_CLIP_MODES}, got {clip!r}')
         return clip
 
-    def _prompt_clip_margin(self) -> int:
+    def prompt_clip_margin(self) -> int:
+        """``test_cfg.prompt_clip_margin``, checked."""
         margin = self.test_cfg.get('prompt_clip_margin',
                                    TEST_CFG_DEFAULTS['prompt_clip_margin'])
         if isinstance(margin, bool) or not isinstance(margin, int) or \
@@ -207,9 +213,14 @@ class AIMSPostProcessor(BaseModule):
         for i, data_sample in enumerate(batch_data_samples):
             meta = data_sample.metainfo
             levels_map = output_levels[i]
-            prompt_full, prompt_low = prompt_to_output(
-                prompt_masks[i], meta, rescale,
-                next(iter(head_outputs.values())).mask_preds[-1].shape[-2:])
+            low_size = next(iter(
+                head_outputs.values())).mask_preds[-1].shape[-2:]
+            prompt_full, prompt_low = prompt_to_output(prompt_masks[i], meta,
+                                                       rescale, low_size)
+            if self.prompt_clip_mode(meta.get('prompt_clip')) == 'entities':
+                # the children are cut to the region instead of the prompt
+                prompt_full = self._entity_region(data_sample, prompt_full,
+                                                  rescale, low_size)
             result, kept = dict(), dict()
             for decoder, level in levels_map.items():
                 check_level(level, f'output level of decoder "{decoder}"')
@@ -291,10 +302,10 @@ class AIMSPostProcessor(BaseModule):
         clip = self.prompt_clip_mode(meta.get('prompt_clip'))
         binary = masks > 0
         inside = binary.flatten(1).any(1)
-        if clip == 'hard':
+        if clip in ('hard', 'entities'):
             binary = binary & prompt[None]
         elif clip == 'margin':
-            grown = grow_mask(prompt, self._prompt_clip_margin())
+            grown = grow_mask(prompt, self.prompt_clip_margin())
             binary = binary & grown[None]
         elif clip == 'inside':
             inside = (binary & prompt[None]).flatten(1).sum(1) >= \
@@ -321,6 +332,27 @@ class AIMSPostProcessor(BaseModule):
         instances.labels = torch.zeros_like(query_inds)
         instances.bboxes = mask_bboxes(binary)
         return instances, query_inds
+
+    @staticmethod
+    def _entity_region(data_sample, prompt_full: Tensor, rescale: bool,
+                       low_size: Tuple[int, int]) -> Tensor:
+        """The ``prompt_clip='entities'`` region of a sample at the output
+        size: its ``prompt_clip_region`` (padded input, set by
+        :meth:`mmaims.models.AIMS.predict_prompts`), or the prompt when it
+        covers the whole image (one-step inference: nothing to cut)."""
+        if 'prompt_clip_region' in data_sample:
+            region, _ = prompt_to_output(data_sample.prompt_clip_region.data,
+                                         data_sample.metainfo, rescale,
+                                         low_size)
+            return region
+        if bool(prompt_full.all()):
+            return prompt_full
+        raise ValueError(
+            f'image {data_sample.metainfo.get("img_id", "?")}: '
+            "prompt_clip='entities' cuts the children to a region made from "
+            'the one-step entity masks, which this prompted sample lacks '
+            '(prompt_clip_region); prompt through AIMS.predict_prompts, '
+            'which computes it')
 
     @staticmethod
     def _overlap_scores(parent_logits: Tensor, child_logits: Tensor,
@@ -376,39 +408,3 @@ class AIMSPostProcessor(BaseModule):
         links.child_index = (keep % max(num_child, 1)).long()
         links.scores = scores
         return links
-
-
-def grow_mask(mask: Tensor, margin: int) -> Tensor:
-    """A bool mask grown by ``margin`` pixels (dilation by a
-    ``(2 margin + 1)`` square, as ``perturb_prompt``'s ``'dilate'``).
-
-    Args:
-        mask (Tensor): Bool (H, W).
-        margin (int): Pixels, >= 0.
-
-    Returns:
-        Tensor: Bool (H, W).
-    """
-    if margin == 0:
-        return mask
-    grown = F.max_pool2d(
-        mask[None, None].float(), 2 * margin + 1, stride=1, padding=margin)
-    return grown[0, 0] > 0
-
-
-def make_nonoverlap(binary: Tensor) -> Tensor:
-    """Every pixel keeps only the first mask (highest score) covering it.
-
-    Args:
-        binary (Tensor): Bool (N, H, W), sorted by decreasing score.
-
-    Returns:
-        Tensor: Bool (N, H, W), pairwise disjoint.
-    """
-    num = binary.shape[0]
-    rank_weight = torch.arange(
-        num, 0, -1, device=binary.device, dtype=torch.float32)
-    owner = (binary.float() * rank_weight[:, None, None]).argmax(0)
-    owned = torch.zeros_like(binary)
-    owned.scatter_(0, owner[None], True)
-    return owned & binary

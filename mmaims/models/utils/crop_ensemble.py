@@ -32,8 +32,7 @@ import torch.nn.functional as F
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from mmaims.structures import mask_bboxes
-from ..seg_heads import make_nonoverlap
+from mmaims.structures import make_nonoverlap, mask_bboxes
 
 Boxes = Union[Tensor, Sequence[Sequence[int]]]
 

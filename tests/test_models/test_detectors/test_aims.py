@@ -434,6 +434,50 @@ def test_prompt_snap_drills_into_the_one_step_mask_a_rough_prompt_matches():
         MODELS.build(cfg)
 
 
+def test_prompt_clip_entities_cuts_to_the_prompt_and_its_one_step_entities():
+    """``prompt_clip='entities'``: the children of a prompt are cut to the
+    region of ``entity_clip_region`` (the prompt grown, with the one-step
+    entities mostly inside it), computed from one one-step pass, or from
+    references passed in; ``predict_prompt`` computes it on its own."""
+    from mmaims.structures.prompt_geometry import (entity_clip_region,
+                                                   prompt_to_input,
+                                                   prompt_to_output)
+    model = build().eval()
+    data = preprocess(model, [_eval_sample()], False)
+    sample = data['data_samples'][0]
+    with torch.no_grad():
+        feats = model.extract_feat(data['inputs'])
+        one_step = model.predict_by_feat(feats, [copy.deepcopy(sample)])[0]
+    entities = one_step.pred_instances.masks
+    x1, y1, x2, y2 = one_step.pred_instances.bboxes[0].long().tolist()
+    box = _prompt_box(y1 + 2, y2 - 2, x1 + 2, x2 - 2)
+    region = entity_clip_region(box, entities, 3)
+    assert (region & ~box).any()
+    with torch.no_grad():
+        cut = model.predict_prompts(
+            feats, sample, [box], 'part', clip='entities')[0]
+        passed = model.predict_prompts(
+            feats, sample, [box], 'part', clip='entities',
+            references=[one_step])[0]
+        single = model.predict_prompt(
+            feats, box, 'part', [sample], clip='entities')[0]
+        whole = model.predict_prompt(feats, box, 'part', [sample],
+                                     clip='none')[0]
+    assert cut.metainfo['prompt_clip'] == 'entities'
+    assert torch.equal(cut.prompt_clip_region.data.bool(),
+                       prompt_to_input(region, sample.metainfo))
+    # the region as the post-processor sees it: through the network input
+    # (this sample is resized) and back to the original size
+    at_output, _ = prompt_to_output(cut.prompt_clip_region.data,
+                                    cut.metainfo, True, (8, 8))
+    masks = cut.pred_part_instances.masks
+    assert len(masks) and not (masks & ~at_output).any()
+    # the uncut masks reach beyond the region: the clip did cut them
+    assert (whole.pred_part_instances.masks & ~at_output).any()
+    for other in (passed, single):
+        assert torch.equal(other.pred_part_instances.masks, masks)
+
+
 def _run_decoders(model):
     """Records the decoders each decode-head pass runs."""
     runs = []

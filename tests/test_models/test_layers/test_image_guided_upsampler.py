@@ -65,7 +65,8 @@ def test_errors():
 def _tiny_aims_with_upsampler():
     cfg = Config.fromfile(
         osp.join(REPO, 'tests', 'data', 'configs', 'aims_tiny.py')).model
-    cfg.mask_upsampler = dict(type='ImageGuidedMaskUpsampler', hidden_channels=8)
+    cfg.mask_upsampler = dict(
+        type='ImageGuidedMaskUpsampler', hidden_channels=8)
     torch.manual_seed(0)
     model = MODELS.build(cfg)
     model.init_weights()

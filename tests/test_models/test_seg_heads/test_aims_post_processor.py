@@ -260,3 +260,28 @@ def test_no_links_when_a_level_is_not_output():
         torch.ones(1, 1, 16, 16),
         pairs=[('entity_part', 'entity', 'part')])[0]
     assert set(result) == {'part'}
+
+
+def test_prompt_clip_entities_cuts_to_the_sample_region():
+    """``'entities'`` cuts to the sample's ``prompt_clip_region`` (the
+    detector computes it) instead of the prompt; a prompted sample without
+    one is an error, a one-step sample (full-image prompt) needs none."""
+    from mmengine.structures import PixelData
+    masks = torch.stack([_rows(0, 1, 2, 3)])
+    outputs = dict(part=_outputs(masks, [3.0]))
+    prompts = torch.zeros(1, 1, 16, 16)
+    prompts[..., :4, :] = 1
+    sample = _meta(ori_shape=(16, 16))
+    region = torch.zeros(1, 16, 16, dtype=torch.uint8)
+    region[:, :12, :8] = 1
+    sample.prompt_clip_region = PixelData(data=region)
+    post = AIMSPostProcessor(test_cfg=dict(prompt_clip='entities'))
+    mask = post.predict(outputs, [sample], [dict(part='part')],
+                        prompts)[0]['part'].masks[0]
+    assert torch.equal(mask, region[0].bool())
+    with pytest.raises(ValueError, match="image 3: prompt_clip='entities'"):
+        post.predict(outputs, [_meta(ori_shape=(16, 16))],
+                     [dict(part='part')], prompts)
+    whole = post.predict(outputs, [_meta(ori_shape=(16, 16))],
+                         [dict(part='part')], torch.ones(1, 1, 16, 16))
+    assert whole[0]['part'].masks[0].all()
