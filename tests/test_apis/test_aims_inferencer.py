@@ -239,6 +239,19 @@ def test_session_computes_features_once(inferencer, monkeypatch):
     assert calls == []
 
 
+def _count_calls(monkeypatch, obj, name):
+    """Count the calls of ``obj.name`` (the list grows by one a call)."""
+    calls = []
+    method = getattr(obj, name)
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return method(*args, **kwargs)
+
+    monkeypatch.setattr(obj, name, counting)
+    return calls
+
+
 def test_session_snaps_rough_prompts_on_one_cached_one_step(
         inferencer, monkeypatch):
     """With ``test_cfg.prompt_snap`` (or ``snap=True`` per call) a session
@@ -252,15 +265,8 @@ def test_session_snaps_rough_prompts_on_one_cached_one_step(
     ][0]
     ys, xs = np.nonzero(decode_rle(entity['segmentation']))
     box = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
-    calls = []
-    predict_by_feat = model.predict_by_feat
-
-    def counting_predict_by_feat(*args, **kwargs):
-        calls.append(1)
-        return predict_by_feat(*args, **kwargs)
-
     fresh = inferencer.session(GOOD)
-    monkeypatch.setattr(model, 'predict_by_feat', counting_predict_by_feat)
+    calls = _count_calls(monkeypatch, model, 'predict_by_feat')
     monkeypatch.setattr(model, 'prompt_snap', True)
     # an entity-decoder prompt is never snapped: no one-step pass for it
     fresh.prompt(box, decoder='entity')
@@ -326,14 +332,7 @@ def test_session_clips_to_entities_of_one_cached_one_step(
     image, computed once for every prompt of the session."""
     model = inferencer.model
     session = inferencer.session(GOOD)
-    calls = []
-    predict_by_feat = model.predict_by_feat
-
-    def counting_predict_by_feat(*args, **kwargs):
-        calls.append(1)
-        return predict_by_feat(*args, **kwargs)
-
-    monkeypatch.setattr(model, 'predict_by_feat', counting_predict_by_feat)
+    calls = _count_calls(monkeypatch, model, 'predict_by_feat')
     first = session.prompt((6, 4, 40, 30), clip='entities')[0]
     session.prompt([(6, 4, 40, 30), (2, 2, 20, 20)], clip='entities')
     session.prompt_sample((2, 2, 20, 20), clip='entities')

@@ -388,6 +388,16 @@ def test_predict_prompts_batches_the_prompts_of_one_image():
         model.predict_prompts(two_images, sample, prompts, 'part')
 
 
+def _one_step(model):
+    """The evaluation sample, its features and its one-step prediction."""
+    data = preprocess(model, [_eval_sample()], False)
+    sample = data['data_samples'][0]
+    with torch.no_grad():
+        feats = model.extract_feat(data['inputs'])
+        one_step = model.predict_by_feat(feats, [copy.deepcopy(sample)])[0]
+    return sample, feats, one_step
+
+
 def test_prompt_snap_drills_into_the_one_step_mask_a_rough_prompt_matches():
     """``test_cfg.prompt_snap``: a box around a one-step entity is replaced
     by the entity mask it matches best (IoU), computed or passed in; the
@@ -395,11 +405,7 @@ def test_prompt_snap_drills_into_the_one_step_mask_a_rough_prompt_matches():
     prompt is no entity / relation, nothing is snapped."""
     from mmaims.structures.prompt_geometry import snap_prompt
     model = build().eval()
-    data = preprocess(model, [_eval_sample()], False)
-    sample = data['data_samples'][0]
-    with torch.no_grad():
-        feats = model.extract_feat(data['inputs'])
-        one_step = model.predict_by_feat(feats, [copy.deepcopy(sample)])[0]
+    sample, feats, one_step = _one_step(model)
     entities = one_step.pred_instances.masks
     assert len(entities) > 1
     x1, y1, x2, y2 = one_step.pred_instances.bboxes[0].long().tolist()
@@ -443,11 +449,7 @@ def test_prompt_clip_entities_cuts_to_the_prompt_and_its_one_step_entities():
                                                    prompt_to_input,
                                                    prompt_to_output)
     model = build().eval()
-    data = preprocess(model, [_eval_sample()], False)
-    sample = data['data_samples'][0]
-    with torch.no_grad():
-        feats = model.extract_feat(data['inputs'])
-        one_step = model.predict_by_feat(feats, [copy.deepcopy(sample)])[0]
+    sample, feats, one_step = _one_step(model)
     entities = one_step.pred_instances.masks
     x1, y1, x2, y2 = one_step.pred_instances.bboxes[0].long().tolist()
     box = _prompt_box(y1 + 2, y2 - 2, x1 + 2, x2 - 2)
