@@ -329,6 +329,37 @@ def test_benchmark_runs_and_prints_every_ratio(tiny_config):
     assert peaks and float(peaks.group(2)) > 0, out
 
 
+def test_drill_down_robustness_cut_to_truth(tiny_config, tiny_checkpoint,
+                                            load_tool):
+    """The diagnostics through the tool (the tiny random model finds
+    entities only): cut to the true prompt, exact prompts give what the
+    hard clip gives; cut to the region of the true entities without a
+    margin, what the hard clip gives too (an exact prompt is the union of
+    true entities); an eroded prompt cut to the truth gives more than the
+    hard clip of it."""
+    tool = load_tool('analysis_tools/drill_down_robustness.py')
+
+    def recall(*args):
+        table = tool.main([tiny_config, tiny_checkpoint, *args])
+        return [
+            [cell.strip() for cell in line.split('|')[2:-1]]
+            for line in table.splitlines()[2:]
+        ]
+
+    def r75(rows):
+        return [[row[0], row[4]] for row in rows]  # parts, entities R@0.75
+
+    hard = recall('--perturbations', 'exact', 'erode:1', '--cfg-options',
+                  'model.test_cfg.prompt_clip=hard')
+    truth = recall('--perturbations', 'exact', 'erode:1', '--cut-to-truth',
+                   'prompt')
+    entities = recall('--perturbations', 'exact', '--cut-to-truth',
+                      'entities', '--cfg-options',
+                      'model.test_cfg.prompt_clip_margin=0')
+    assert r75(truth)[0] == r75(hard)[0] == r75(entities)[0]
+    assert r75(truth)[1] != r75(hard)[1]
+
+
 def test_benchmark_metric_runs_and_checks_equality():
     out = run([
         PY, 'tools/analysis_tools/benchmark_metric.py', '--num-images', '6',
@@ -365,3 +396,64 @@ def test_drill_down_robustness_table(tiny_config, tiny_checkpoint, tmp_path):
     for single, pair in zip(one_cells, two_cells):
         single, pair = single.strip(), pair.strip()
         assert pair == (single if single == '-' else f'{single} ± 0.000')
+
+
+def test_cut_to_truth_on_a_hand_made_case(load_tool):
+    """A relation of a table (top and a 3 px leg) and a floor, prompted
+    eroded by 3 px: children predicted whole (one reaching beyond the
+    relation) are cut to the true relation (``'prompt'``), or to the
+    eroded prompt grown by 3 px with the true entities at least half
+    inside it (``'entities'``: the table, with its leg, and the floor,
+    which the erosion kept a band of)."""
+    import numpy as np
+    import torch
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData
+
+    from mmaims.structures import encode_mask
+    from mmaims.structures.prompt_perturbation import perturb_prompt
+    tool = load_tool('analysis_tools/drill_down_robustness.py')
+    table = np.zeros((24, 24), dtype=bool)
+    table[2:10, 4:20] = True
+    table[10:17, 6:9] = True
+    floor = np.zeros_like(table)
+    floor[17:, :] = True
+    info = dict(
+        levels=['entity', 'relation'],
+        instances=[
+            dict(level='entity', ann_id=1, ignore_flag=0,
+                 mask=encode_mask(table)),
+            dict(level='entity', ann_id=2, ignore_flag=0,
+                 mask=encode_mask(floor)),
+            dict(level='relation', ann_id=3, ignore_flag=0,
+                 entity_ids=[1, 2], mask=encode_mask(table | floor)),
+        ])
+    eroded = perturb_prompt(table | floor, dict(type='erode', k=3))
+    assert not eroded[10:17].any()  # the leg is gone from the prompt
+    whole = np.ones_like(table)  # a child reaching over the whole image
+
+    def outputs():
+        sample = DetDataSample(metainfo=dict(drill_down_prompts=[
+            dict(type='relation-entity', ann_id=3, mask=encode_mask(eroded))
+        ]))
+        sample.pred_prompted_instances = InstanceData(
+            masks=torch.from_numpy(np.stack([table, whole])),
+            scores=torch.tensor([0.9, 0.8]),
+            prompt_index=torch.tensor([0, 0]))
+        return [sample]
+
+    class Dataset:
+
+        def get_data_info(self, index):
+            assert index == 5
+            return info
+
+    cut = tool.cut_to_truth(outputs(), [5], Dataset(), 'prompt', 3)
+    masks = cut[0].pred_prompted_instances.masks.numpy()
+    np.testing.assert_array_equal(masks[0], table)
+    np.testing.assert_array_equal(masks[1], table | floor)
+    cut = tool.cut_to_truth(outputs(), [5], Dataset(), 'entities', 3)
+    masks = cut[0].pred_prompted_instances.masks.numpy()
+    np.testing.assert_array_equal(masks[0], table)
+    grown = perturb_prompt(eroded, dict(type='dilate', k=3))
+    np.testing.assert_array_equal(masks[1], table | floor | grown)

@@ -8,6 +8,14 @@ with exact, box, dilated, eroded, lasso and scribble prompts, side by side.
         [--seed 0] [--cfg-options model.test_cfg.prompt_clip=inside] \\
         [--out table.md]
 
+Diagnostics (upper bounds, not methods): ``--cut-to-truth prompt``
+predicts with ``prompt_clip='none'`` and cuts each child afterwards to the
+TRUE prompt mask (no clip computed from the image can do better);
+``--cut-to-truth entities`` cuts it to the region of
+``prompt_clip='entities'`` computed with the image's true entity masks
+instead of the one-step ones. R@0.75 is that of such a clip; the scores
+(so the mAP) stay those of the uncut masks.
+
 For each perturbation the config's test split is evaluated with
 ``LoadDrillDownPrompts(perturbation=...)`` (the model gets the rough
 prompt, the targets stay the true children) and
@@ -24,6 +32,7 @@ import argparse
 import copy
 import os.path as osp
 import sys
+from functools import partial
 
 import numpy as np
 import torch
@@ -34,9 +43,14 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from ablation_table import emit  # noqa: E402
 from benchmark_drill_down import evaluate  # noqa: E402
 
+from mmaims.datasets.transforms.load_drill_down_prompts import \
+    exact_drill_down_prompts  # noqa: E402
 from mmaims.registry import DATASETS, METRICS, MODELS  # noqa: E402
+from mmaims.structures import decode_rle  # noqa: E402
 from mmaims.structures.drill_down import DRILL_DOWN_PROMPT_TYPES  # noqa
 from mmaims.structures.fields import link_type  # noqa: E402
+from mmaims.structures.prompt_geometry import \
+    entity_clip_region  # noqa: E402
 from mmaims.structures.prompt_perturbation import (  # noqa: E402
     PERTURBATIONS, perturbation_tag)
 from mmaims.utils import (register_all_modules,  # noqa: E402
@@ -77,6 +91,12 @@ def parse_args(argv=None):
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     parser.add_argument('--out', help='also write the table (markdown)')
+    parser.add_argument(
+        '--cut-to-truth',
+        choices=('prompt', 'entities'),
+        help='diagnostic: children predicted with prompt_clip=none, cut '
+        'afterwards to the true prompt mask, or to the prompt_clip='
+        '"entities" region made with the true entity masks')
     return parser.parse_args(argv)
 
 
@@ -90,6 +110,47 @@ def _cell(values: list) -> str:
     return text
 
 
+def cut_to_truth(outputs, rows, dataset, mode: str, margin: int):
+    """Cut the drill-down children of ``outputs`` (predicted with
+    ``prompt_clip='none'`` on the rows ``rows`` of ``dataset``) to the true
+    prompt mask (``'prompt'``) or to ``entity_clip_region`` of the given
+    prompt with the true entity masks (``'entities'``); see the module
+    docstring."""
+    for sample, row in zip(outputs, rows):
+        info = dataset.get_data_info(row)
+        prompts = sample.metainfo.get('drill_down_prompts') or []
+        if not prompts:
+            continue
+        if mode == 'prompt':
+            exact = {
+                prompt.ann_id: mask
+                for prompt, mask in exact_drill_down_prompts(info)
+            }
+        else:
+            entities = [
+                decode_rle(inst['mask']).astype(bool)
+                for inst in info['instances']
+                if inst['level'] == 'entity' and not inst['ignore_flag']
+            ]
+            shape = decode_rle(prompts[0]['mask']).shape
+            entities = torch.from_numpy(
+                np.stack(entities) if entities else np.zeros((0, *shape),
+                                                             bool))
+        inst = sample.pred_prompted_instances
+        masks = inst.masks.clone()
+        for index, prompt in enumerate(prompts):
+            if mode == 'prompt':
+                region = torch.from_numpy(
+                    decode_rle(exact[prompt['ann_id']]).astype(bool))
+            else:
+                region = entity_clip_region(
+                    decode_rle(prompt['mask']), entities, margin)
+            kept = inst.prompt_index == index
+            masks[kept] &= region.to(masks.device)
+        inst.masks = masks
+    return outputs
+
+
 def main(argv=None) -> str:
     args = parse_args(argv)
     register_all_modules()
@@ -97,6 +158,8 @@ def main(argv=None) -> str:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    if args.cut_to_truth:
+        cfg.merge_from_dict({'model.test_cfg.prompt_clip': 'none'})
     models = []
     for checkpoint in args.checkpoints:
         model = MODELS.build(cfg.model)
@@ -130,9 +193,16 @@ def main(argv=None) -> str:
         for checkpoint, model in zip(args.checkpoints, models):
             metric = METRICS.build(dict(cfg.test_evaluator, drill_down=True))
             metric.dataset_meta = dataset.metainfo
+            transform = None
+            if args.cut_to_truth:
+                transform = partial(
+                    cut_to_truth,
+                    dataset=dataset,
+                    mode=args.cut_to_truth,
+                    margin=model.post_processor.prompt_clip_margin())
             with torch.no_grad():
-                metrics = evaluate(model, dataset, metric, batch_size,
-                                   False)['metrics']
+                metrics = evaluate(model, dataset, metric, batch_size, False,
+                                   transform)['metrics']
             for column, (child, scoring, value) in zip(values, columns):
                 column.append(metrics[f'aims/{scoring}_{infix}{child}_'
                                       f'{value}'])

@@ -1,15 +1,42 @@
 # Copyright (c) mmaims contributors. All rights reserved.
-from typing import Optional, Union
+from typing import List, Optional, Tuple, Union
 
 import numpy as np
 from mmcv.transforms import BaseTransform
 
 from mmaims.registry import TRANSFORMS
 from mmaims.structures import decode_rle, encode_mask, merge_rles
-from mmaims.structures.drill_down import annotation_links, drill_down_prompts
+from mmaims.structures.drill_down import (DrillDownPrompt, annotation_links,
+                                          drill_down_prompts)
 from mmaims.structures.mask import rle_area
 from mmaims.structures.prompt_perturbation import (perturb_prompt,
                                                    perturbation_tag)
+
+
+def exact_drill_down_prompts(
+        data_info: dict) -> List[Tuple[DrillDownPrompt, dict]]:
+    """The drill-down prompts of an image with their exact masks.
+
+    Args:
+        data_info (dict): The data info of the image (``instances`` with
+            ``level``, ``mask`` (RLE at the original size), ``ignore_flag``,
+            ``ann_id``, ``entity_id`` / ``entity_ids``; ``levels``).
+
+    Returns:
+        list[tuple[DrillDownPrompt, dict]]: Each prompt of
+        :func:`mmaims.structures.drill_down_prompts` and its mask (the
+        entity, or the union of the two entities), a compressed RLE.
+    """
+    instances = data_info.get('instances', [])
+    links = [
+        annotation_links(inst['level'], inst['ann_id'], inst['ignore_flag'],
+                         inst.get('entity_id'), inst.get('entity_ids'),
+                         rle_area(inst['mask'])) for inst in instances
+    ]
+    prompts, _ = drill_down_prompts(data_info.get('levels', []), links)
+    masks = {inst['ann_id']: inst['mask'] for inst in instances}
+    return [(prompt, merge_rles([masks[i] for i in prompt.prompt_ann_ids]))
+            for prompt in prompts]
 
 
 @TRANSFORMS.register_module()
@@ -70,24 +97,15 @@ class LoadDrillDownPrompts(BaseTransform):
         Returns:
             dict: ``results`` with ``drill_down_prompts``.
         """
-        instances = results.get('instances', [])
-        links = [
-            annotation_links(inst['level'], inst['ann_id'],
-                             inst['ignore_flag'], inst.get('entity_id'),
-                             inst.get('entity_ids'), rle_area(inst['mask']))
-            for inst in instances
-        ]
-        prompts, _ = drill_down_prompts(results.get('levels', []), links)
-        masks = {inst['ann_id']: inst['mask'] for inst in instances}
         results['drill_down_prompts'] = [
             dict(
                 type=prompt.type,
                 ann_id=prompt.ann_id,
                 prompt_type=prompt.prompt_type,
-                mask=self._rough(
-                    merge_rles([masks[i] for i in prompt.prompt_ann_ids]),
-                    results.get('img_id', 0), prompt.ann_id),
-                perturbation=self.tag) for prompt in prompts
+                mask=self._rough(mask, results.get('img_id', 0),
+                                 prompt.ann_id),
+                perturbation=self.tag)
+            for prompt, mask in exact_drill_down_prompts(results)
         ]
         return results
 
