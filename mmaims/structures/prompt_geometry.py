@@ -47,8 +47,7 @@ class BoxPrompt(NamedTuple):
     y2: float
 
 
-def box_to_mask(box: BoxPrompt,
-                shape: Sequence[int],
+def box_to_mask(box: BoxPrompt, shape: Sequence[int],
                 where: str = 'box prompt') -> np.ndarray:
     """The pixels a box covers: rows ``floor(y1)`` to ``ceil(y2) - 1`` and
     columns ``floor(x1)`` to ``ceil(x2) - 1``, clipped to the image.
@@ -146,8 +145,7 @@ def prompt_tensor(prompt: PromptLike,
     return prompt
 
 
-def snap_prompt(prompt: PromptLike,
-                candidates: Tensor,
+def snap_prompt(prompt: PromptLike, candidates: Tensor,
                 where: str = 'prompt') -> Tuple[Tensor, Optional[float]]:
     """Replace a rough prompt by the candidate mask that matches it best.
 
@@ -295,7 +293,8 @@ def prompt_to_input(prompt: PromptLike,
             f'{(img_h, img_w)}')
     pad_h, pad_w = metainfo['batch_input_shape']
     return F.pad(
-        resized.to(torch.uint8), (0, pad_w - img_w, 0, pad_h - img_h)).bool()
+        resized.to(torch.uint8),
+        (0, pad_w - img_w, 0, pad_h - img_h)).bool()
 
 
 def prompt_to_output(prompt: Tensor, meta: dict, rescale: bool,
@@ -322,5 +321,6 @@ def prompt_to_output(prompt: Tensor, meta: dict, rescale: bool,
     full = prompt[:, :img_h, :img_w]
     if rescale:
         full = F.interpolate(
-            full[None], size=tuple(meta['ori_shape'][:2]), mode='nearest')[0]
+            full[None], size=tuple(meta['ori_shape'][:2]),
+            mode='nearest')[0]
     return full[0] > 0, low
