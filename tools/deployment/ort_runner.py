@@ -238,6 +238,12 @@ def grow_mask(mask: np.ndarray, margin: int) -> np.ndarray:
         borderValue=0) > 0
 
 
+def make_nonoverlap(binary: np.ndarray) -> np.ndarray:
+    """Every pixel to the first (best) mask covering it, as mmaims'
+    ``make_nonoverlap``; ``binary`` (N, H, W) sorted by score."""
+    return binary & (np.cumsum(binary, axis=0) == 1)
+
+
 def entity_clip_region(prompt: np.ndarray, entities: List[np.ndarray],
                        margin: int, inside_fraction: float) -> np.ndarray:
     """The prompt grown by ``margin`` united with the non-overlapping
@@ -246,10 +252,9 @@ def entity_clip_region(prompt: np.ndarray, entities: List[np.ndarray],
     region = grow_mask(prompt, margin)
     if not entities:
         return region
-    stack = np.stack(entities)
-    segments = stack & (np.cumsum(stack, axis=0) == 1)
-    area = segments.reshape(len(stack), -1).sum(1)
-    inside = (segments & region).reshape(len(stack), -1).sum(1)
+    segments = make_nonoverlap(np.stack(entities))
+    area = segments.reshape(len(segments), -1).sum(1)
+    inside = (segments & region).reshape(len(segments), -1).sum(1)
     taken = (area > 0) & (inside >= inside_fraction * area)
     return region | segments[taken].any(0)
 
@@ -640,9 +645,7 @@ class AIMSOnnxRunner:
         binary, scores, query_inds = (binary[order], scores[order],
                                       query_inds[order])
         if post['nonoverlap'][level] and len(scores):
-            # every pixel to the first (best) mask covering it
-            covered = np.cumsum(binary, axis=0)
-            binary = binary & (covered == 1)
+            binary = make_nonoverlap(binary)
             keep = binary.reshape(len(binary), -1).any(1)
             binary, scores, query_inds = (binary[keep], scores[keep],
                                           query_inds[keep])

@@ -601,10 +601,6 @@ class AIMS(BaseDetector):
             prompts, ious = self.snap_prompts(feats, data_samples, prompts,
                                               image_indices, snap_level,
                                               references, rescale)
-        regions = None
-        if by_entities:
-            regions = self.entity_clip_regions(
-                prompts, [references[i] for i in image_indices])
         outputs: SampleList = []
         for start in range(0, len(prompts), batch_size):
             rows = list(image_indices[start:start + batch_size])
@@ -617,8 +613,8 @@ class AIMS(BaseDetector):
                 prompt_type=prompt_type,
                 rescale=rescale,
                 clip=clip,
-                clip_regions=None
-                if regions is None else regions[start:start + batch_size])
+                references=[references[i] for i in rows]
+                if by_entities else None)
         if ious is not None:
             for output, iou in zip(outputs, ious):
                 output.set_metainfo(dict(prompt_snap_iou=iou))
@@ -773,7 +769,7 @@ class AIMS(BaseDetector):
             prompt_type: Optional[str] = None,
             rescale: bool = True,
             clip: Optional[str] = None,
-            clip_regions: Optional[Sequence[PromptLike]] = None) -> SampleList:
+            references: Optional[SampleList] = None) -> SampleList:
         """Prompt inference on cached image features.
 
         Args:
@@ -798,10 +794,11 @@ class AIMS(BaseDetector):
                 :class:`AIMSPostProcessor`), whatever ``test_cfg`` says;
                 recorded as the samples' ``prompt_clip`` metainfo. None:
                 as ``test_cfg`` says.
-            clip_regions (Sequence, optional): With ``prompt_clip=
-                'entities'``, the region of each prompt
-                (:meth:`entity_clip_regions`, on the original image); None:
-                computed here from a one-step pass on ``feats``.
+            references (list[DetDataSample], optional): With
+                ``prompt_clip='entities'``, the one-step predictions of the
+                images (one per prompt) whose entities the regions are made
+                of (:meth:`entity_clip_regions`); None: computed here, one
+                one-step pass on ``feats``.
 
         Returns:
             list[DetDataSample]: New samples (metainfo copied, ``task`` set
@@ -851,17 +848,12 @@ class AIMS(BaseDetector):
             raise ValueError(f'{len(prompt_list)} prompts for a batch of '
                              f'{batch_size} images; give one per image')
 
+        clip_regions = None
         if self.post_processor.prompt_clip_mode(clip) == 'entities':
-            if clip_regions is None:
+            if references is None:
                 references = self.predict_by_feat(
                     feats, _geometry_copies(batch_data_samples), rescale)
-                clip_regions = self.entity_clip_regions(
-                    prompt_list, references)
-            if len(clip_regions) != batch_size:
-                raise ValueError(f'{len(clip_regions)} clip regions for '
-                                 f'{batch_size} prompts')
-        else:
-            clip_regions = None
+            clip_regions = self.entity_clip_regions(prompt_list, references)
         samples = []
         prompt_maps = []
         for row, (prompt, data_sample) in enumerate(
