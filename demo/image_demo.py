@@ -90,6 +90,12 @@ def parse_args(argv: Optional[List[str]] = None):
         help='prompt type recorded in the output (default from the '
         'decoder)')
     parser.add_argument(
+        '--prompt-rough',
+        action='store_true',
+        help='the prompt was drawn (a box, a loose mask), not picked from '
+        'a prediction; read by models trained with the rough-prompt flag '
+        '(aims_r18_synthetic_rough_ring_hr_flag.py)')
+    parser.add_argument(
         '--device',
         default=None,
         help='device, e.g. cpu or cuda:0 (default: cuda if available)')
@@ -120,9 +126,10 @@ def parse_args(argv: Optional[List[str]] = None):
     args = parser.parse_args(argv)
     if args.prompt_box is not None:
         args.prompt = tuple(args.prompt_box)
-    if args.prompt is None and (args.prompt_decoder or args.prompt_type):
-        parser.error('--prompt-decoder / --prompt-type need --prompt or '
-                     '--prompt-box')
+    if args.prompt is None and (args.prompt_decoder or args.prompt_type
+                                or args.prompt_rough):
+        parser.error('--prompt-decoder / --prompt-type / --prompt-rough '
+                     'need --prompt or --prompt-box')
     if args.prompt is not None and args.levels is not None:
         parser.error('--levels applies to one-step inference; under a '
                      'prompt the output level is the decoder\'s')
@@ -148,6 +155,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             prompt=args.prompt,
             prompt_decoder=args.prompt_decoder,
             prompt_type=args.prompt_type,
+            prompt_rough=args.prompt_rough,
             batch_size=args.batch_size,
             show=args.show,
             pred_score_thr=args.pred_score_thr,

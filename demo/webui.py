@@ -510,7 +510,13 @@ class DrillDownApp:
                 'The brush mask is empty: paint over the region to split '
                 'in the brush editor first.')
         return self._run_prompt(
-            mask, decoder, 'brush', snap=snap, clip=clip, progress=progress)
+            mask,
+            decoder,
+            'brush',
+            snap=snap,
+            clip=clip,
+            rough=True,
+            progress=progress)
 
     @_action
     def drill_down_mask(self,
@@ -572,6 +578,7 @@ class DrillDownApp:
             'box',
             snap=snap,
             clip=clip,
+            rough=True,
             progress=progress)
 
     def _run_prompt(self,
@@ -581,8 +588,11 @@ class DrillDownApp:
                     parent: Optional[dict] = None,
                     snap: Optional[bool] = None,
                     clip: Optional[str] = None,
+                    rough: bool = False,
                     progress: Optional[ProgressFn] = None) -> str:
-        """Run one prompt on the session; keep it as the last drill-down."""
+        """Run one prompt on the session; keep it as the last drill-down.
+        A brushed region and a box are drawn (``rough``), a selected mask
+        and a mask file are taken as exact."""
         progress = progress or (lambda fraction, text: None)
         check_decoder(decoder, self.model)
         progress(0.2, f'Drill-down with the {decoder} decoder')
@@ -594,7 +604,8 @@ class DrillDownApp:
         result = self.session.prompt([prompt_mask],
                                      decoder=decoder,
                                      snap=snap,
-                                     clip=clip)[0]
+                                     clip=clip,
+                                     rough=rough)[0]
         self.drill = dict(
             source=source,
             parent=parent,

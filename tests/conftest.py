@@ -56,6 +56,29 @@ def tiny_checkpoint(tmp_path_factory):
         TINY_CONFIG, str(tmp_path_factory.mktemp('tiny') / 'tiny.pth'))
 
 
+#: the option that gives the tiny model the rough-prompt flag
+ROUGH_FLAG_OPTION = {'model.prompt_encoder.rough_flag': True}
+
+
+@pytest.fixture(scope='session')
+def flag_checkpoint(tmp_path_factory):
+    """The tiny model with the rough-prompt flag (``ROUGH_FLAG_OPTION``)
+    and a random flag vector, large enough to change the children."""
+    from mmaims.registry import MODELS
+    from mmaims.utils import register_all_modules
+    register_all_modules()
+    cfg = Config.fromfile(TINY_CONFIG)
+    cfg.merge_from_dict(ROUGH_FLAG_OPTION)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    with torch.no_grad():
+        model.prompt_encoder.rough_embed.normal_(std=3)
+    path = str(tmp_path_factory.mktemp('flag') / 'flag.pth')
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
+    return path
+
+
 @pytest.fixture(scope='session')
 def cropformer_checkpoint(tmp_path_factory):
     """configs/cropformer/cropformer_r18_synthetic.py with random weights."""

@@ -106,7 +106,8 @@ class AIMSImageSession:
                       decoder: str = 'part',
                       prompt_type: Optional[str] = None,
                       snap: Optional[bool] = None,
-                      clip: Optional[str] = None) -> DetDataSample:
+                      clip: Optional[str] = None,
+                      rough: bool = False) -> DetDataSample:
         """Prompt inference of one mask on the cached features.
 
         Args:
@@ -132,6 +133,12 @@ class AIMSImageSession:
                 None: as ``test_cfg.prompt_clip`` says.
                 Which helps which kind of prompt is measured in
                 docs/inference.md, "Rough prompts".
+            rough (bool): The prompt was drawn (a box, a loose mask,
+                strokes) rather than picked (an exact mask, e.g. a
+                predicted one). Only a model trained with the rough-prompt
+                flag (``prompt_encoder.rough_flag``) reads it; a box and
+                the same box as a mask give the same result. Defaults to
+                False.
 
         Returns:
             DetDataSample: A new sample; the decoder's masks are in the
@@ -151,7 +158,8 @@ class AIMSImageSession:
                 prompt_type=prompt_type,
                 references=self._references(snap, prompt_type, clip),
                 snap=snap,
-                clip=clip)[0]
+                clip=clip,
+                rough=rough)[0]
 
     def predict(
             self,
@@ -182,7 +190,8 @@ class AIMSImageSession:
             prompt_type: Optional[str] = None,
             return_datasamples: bool = False,
             snap: Optional[bool] = None,
-            clip: Optional[str] = None
+            clip: Optional[str] = None,
+            rough: Union[bool, Sequence[bool]] = False
     ) -> List[Union[dict, DetDataSample]]:
         """Prompt inference of one or several masks on the cached features.
 
@@ -203,6 +212,8 @@ class AIMSImageSession:
             return_datasamples (bool): Return ``DetDataSample`` s.
             snap (bool, optional): See :meth:`prompt_sample`.
             clip (str, optional): See :meth:`prompt_sample`.
+            rough (bool | Sequence[bool]): See :meth:`prompt_sample`; one
+                for all prompts or one per prompt.
 
         Returns:
             list[dict | DetDataSample]: One prediction dict per prompt, with
@@ -220,6 +231,12 @@ class AIMSImageSession:
                              'or one per prompt')
         for name in set(decoders):
             check_decoder(name, self.model)
+        flags = [rough] * len(prompt_list) if isinstance(
+            rough, (bool, np.bool_)) else [bool(r) for r in rough]
+        if len(flags) != len(prompt_list):
+            raise ValueError(f'{len(flags)} rough flags for '
+                             f'{len(prompt_list)} prompts; give one, or one '
+                             'per prompt')
         masks = [
             torch.from_numpy(self._fit(prompt, index))
             for index, prompt in enumerate(prompt_list)
@@ -236,7 +253,8 @@ class AIMSImageSession:
                     prompt_type=name_type,
                     references=self._references(snap, name_type, clip),
                     snap=snap,
-                    clip=clip)
+                    clip=clip,
+                    rough=[flags[i] for i in rows])
                 for row, sample in zip(rows, outputs):
                     samples[row] = sample
         if return_datasamples:

@@ -392,7 +392,8 @@ class AIMSInferencer(BaseInferencer):
                prompt_type: Optional[str] = None,
                return_datasamples: bool = False,
                snap: Optional[bool] = None,
-               clip: Optional[str] = None) -> List[dict]:
+               clip: Optional[str] = None,
+               rough: Union[bool, Sequence[bool]] = False) -> List[dict]:
         """Run several prompts on one image, computing its features once.
 
         Args:
@@ -414,14 +415,23 @@ class AIMSInferencer(BaseInferencer):
                 prompts (see
                 :meth:`AIMSImageSession.prompt_sample`); None: as
                 ``test_cfg.prompt_clip`` says.
+            rough (bool | Sequence[bool]): The prompts were drawn rather
+                than picked, one for all or one per prompt (see
+                :meth:`AIMSImageSession.prompt_sample`). Defaults to False.
 
         Returns:
             list[dict]: One prediction dict per prompt.
         """
         session = image if isinstance(
             image, AIMSImageSession) else self.session(image)
-        return session.prompt(prompts, decoder, prompt_type,
-                              return_datasamples, snap=snap, clip=clip)
+        return session.prompt(
+            prompts,
+            decoder,
+            prompt_type,
+            return_datasamples,
+            snap=snap,
+            clip=clip,
+            rough=rough)
 
     def __call__(self,
                  inputs,
@@ -429,6 +439,7 @@ class AIMSInferencer(BaseInferencer):
                  prompt=None,
                  prompt_decoder: Optional[str] = None,
                  prompt_type: Optional[str] = None,
+                 prompt_rough: bool = False,
                  batch_size: int = 1,
                  return_vis: bool = False,
                  show: bool = False,
@@ -460,6 +471,9 @@ class AIMSInferencer(BaseInferencer):
             prompt_type (str, optional): Prompt type recorded in the result.
                 Defaults to ``one_entity`` / ``two_entities`` / ``partial``
                 for the part / relation / entity decoder.
+            prompt_rough (bool): The prompts were drawn rather than picked
+                (see :meth:`AIMSImageSession.prompt_sample`). Defaults to
+                False.
             batch_size (int): Images per forward in one-step inference
                 (prompt inference goes image by image). Defaults to 1.
             return_vis (bool): Return the drawn images. Defaults to False.
@@ -498,8 +512,9 @@ class AIMSInferencer(BaseInferencer):
         levels = check_levels(levels)
         check_output_levels(levels, self.model)
         if prompt is None and (prompt_decoder is not None
-                               or prompt_type is not None):
-            raise ValueError('prompt_decoder / prompt_type need a prompt')
+                               or prompt_type is not None or prompt_rough):
+            raise ValueError(
+                'prompt_decoder / prompt_type / prompt_rough need a prompt')
         if prompt is not None:
             check_promptable(self.model)
             prompt_decoder = check_decoder(prompt_decoder or 'part',
@@ -539,7 +554,8 @@ class AIMSInferencer(BaseInferencer):
                         levels=levels,
                         prompts=prompts,
                         prompt_decoder=prompt_decoder,
-                        prompt_type=prompt_type)
+                        prompt_type=prompt_type,
+                        prompt_rough=prompt_rough)
                 except Exception as e:  # noqa: BLE001
                     samples = []
                     results['failures'].extend(
@@ -625,7 +641,8 @@ class AIMSInferencer(BaseInferencer):
                 levels: Sequence[str] = LEVELS,
                 prompts: Optional[List[np.ndarray]] = None,
                 prompt_decoder: Optional[str] = None,
-                prompt_type: Optional[str] = None) -> List[DetDataSample]:
+                prompt_type: Optional[str] = None,
+                prompt_rough: bool = False) -> List[DetDataSample]:
         """Predict a batch from :meth:`preprocess`.
 
         One-step inference runs the model's ``test_step`` on the batch;
@@ -641,6 +658,7 @@ class AIMSInferencer(BaseInferencer):
                 whole call (indexed by image id); None: one-step inference.
             prompt_decoder (str, optional): Decoder of the prompts.
             prompt_type (str, optional): Prompt type of the prompts.
+            prompt_rough (bool): The prompts were drawn rather than picked.
 
         Returns:
             list[DetDataSample]: Predicted samples (docs/data_sample.md
@@ -656,7 +674,10 @@ class AIMSInferencer(BaseInferencer):
         samples = []
         for loaded in inputs:
             sample = self._new_session(loaded).prompt_sample(
-                prompts[loaded['index']], prompt_decoder, prompt_type)
+                prompts[loaded['index']],
+                prompt_decoder,
+                prompt_type,
+                rough=prompt_rough)
             samples.append(filter_levels(sample, output_levels))
         return samples
 

@@ -238,6 +238,13 @@ def _check_model(model: nn.Module) -> None:
                          'pure-PyTorch path, which it takes for CPU tensors')
     if model.training:
         raise ValueError('put the model in eval mode before the export')
+    encoder = model.prompt_encoder
+    if encoder is not None and encoder.with_rough_flag:
+        # the graphs take the prompt mask only: every prompt would run as
+        # exact, whatever the application knows of it
+        raise NotImplementedError(
+            'the rough-prompt flag (prompt_encoder.rough_flag) is not '
+            'exported: the decoder graphs have no input for it')
 
 
 def export_onnx(model: nn.Module,

@@ -12,6 +12,7 @@ from mmaims.apis import AIMSImageSession, AIMSInferencer
 from mmaims.evaluation.functional import make_disjoint_rles
 from mmaims.structures import (LEVELS, decode_rle, id_map_to_masks,
                                load_id_map, validate_predictions)
+from tests.conftest import ROUGH_FLAG_OPTION
 
 TESTS = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY_CONFIG = osp.join(TESTS, 'data', 'configs', 'aims_tiny.py')
@@ -640,3 +641,38 @@ def test_entity_framework_one_step(entity_condinst_checkpoint, tmp_path):
         inferencer(GOOD, prompt=np.ones((48, 64), bool))
     with pytest.raises(ValueError, match='EntityCondInst models take no'):
         inferencer.session(GOOD)
+
+
+def test_rough_flag_of_drawn_prompts(flag_checkpoint):
+    """``rough`` reaches a model trained with the rough-prompt flag through
+    the session, ``prompt`` and the call; a box and the same box as a mask
+    still give the same result."""
+    cfg = AIMSInferencer.resolve_config(TINY_CONFIG)
+    cfg.merge_from_dict(ROUGH_FLAG_OPTION)
+    flagged = AIMSInferencer(
+        cfg, flag_checkpoint, device='cpu', show_progress=False)
+    box = (10, 6, 42.5, 30)
+    mask = np.zeros((48, 64), bool)
+    mask[6:30, 10:43] = True
+    session = flagged.session(GOOD)
+    drawn = session.prompt(box, rough=True)[0]
+    picked = session.prompt(box)[0]
+    assert drawn['masks'] and picked['masks']
+    assert [m['score'] for m in drawn['masks']] != [
+        m['score'] for m in picked['masks']
+    ]
+    assert session.prompt(mask, rough=True)[0]['masks'] == drawn['masks']
+    called = flagged(GOOD, prompt=box, prompt_rough=True)['predictions'][0]
+    assert called['masks'] == drawn['masks']
+    assert flagged.prompt(GOOD, mask, rough=True)[0]['masks'] == \
+        drawn['masks']
+    # one flag per prompt; the two share a decoder pass
+    mixed = session.prompt([box, mask], rough=[True, False])
+    for got, want in zip(mixed, (drawn, picked)):
+        assert [m['segmentation'] for m in got['masks']] == [
+            m['segmentation'] for m in want['masks']
+        ]
+    with pytest.raises(ValueError, match='1 rough flags for 2 prompts'):
+        session.prompt([box, mask], rough=[True])
+    with pytest.raises(ValueError, match='need a prompt'):
+        flagged(GOOD, prompt_rough=True)

@@ -12,6 +12,7 @@ import pytest
 
 from mmaims.structures import (LEVELS, decode_rle, id_map_to_masks,
                                load_id_map, validate_predictions)
+from tests.conftest import ROUGH_FLAG_OPTION
 
 TESTS = osp.dirname(osp.dirname(osp.abspath(__file__)))
 REPO = osp.dirname(TESTS)
@@ -147,6 +148,33 @@ def test_cfg_options_snap_a_box_prompt(demo, tiny_checkpoint, tmp_path):
     assert exit_info.value.code == 2
 
 
+def test_prompt_rough_reaches_a_model_with_the_flag(demo, flag_checkpoint,
+                                                    tmp_path):
+    """``--prompt-rough`` tells a model trained with the rough-prompt
+    flag that the box was drawn: the masks of the inferencer's
+    ``prompt_rough=True``, not those of an exact prompt."""
+    from mmaims.apis import AIMSInferencer
+    image = osp.join(IMAGES, 'good.png')
+    box = (10, 6, 42, 30)
+    args = [
+        image, TINY_CONFIG, '--weights', flag_checkpoint, '--no-save-vis',
+        '--no-save-idmap', '--prompt-box', *map(str, box), '--cfg-options',
+        *(f'{k}={v}' for k, v in ROUGH_FLAG_OPTION.items())
+    ]
+    preds = {}
+    for name, extra in (('exact', []), ('rough', ['--prompt-rough'])):
+        assert demo.main(args + ['--out-dir', str(tmp_path / name)] +
+                         extra) == 0
+        preds[name] = read_json(tmp_path / name / 'preds' /
+                                'good.json')['masks']
+    cfg = AIMSInferencer.resolve_config(TINY_CONFIG)
+    cfg.merge_from_dict(ROUGH_FLAG_OPTION)
+    inferencer = AIMSInferencer(
+        cfg, flag_checkpoint, device='cpu', show_progress=False)
+    want = inferencer(image, prompt=box, prompt_rough=True)['predictions']
+    assert preds['rough'] == want[0]['masks'] != preds['exact']
+
+
 def test_cropformer(demo, cropformer_checkpoint, tmp_path, capsys):
     image = tmp_path / 'odd.png'
     pixels = np.random.default_rng(0).random((37, 53, 3)) * 255
@@ -179,7 +207,9 @@ def test_cropformer(demo, cropformer_checkpoint, tmp_path, capsys):
 @pytest.mark.parametrize('args, message', [
     (['--levels', 'car'], "invalid choice: 'car'"),
     (['--prompt', osp.join(PROMPTS, 'empty.png')], 'the prompt is empty'),
-    (['--prompt-decoder', 'part'], '--prompt-decoder / --prompt-type need'),
+    (['--prompt-decoder', 'part'], '--prompt-decoder / --prompt-type / '
+     '--prompt-rough need'),
+    (['--prompt-rough'], '--prompt-rough need --prompt'),
     (['--prompt', osp.join(PROMPTS, 'box.png'), '--levels', 'part'
       ], '--levels applies to one-step inference'),
 ])

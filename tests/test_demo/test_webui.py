@@ -338,6 +338,33 @@ def test_clip_choice_cuts_the_children_as_the_session(loaded):
     assert view.severity == 'error' and 'prompt_clip' in view.message
 
 
+def test_drawn_prompts_are_rough_picked_ones_exact(loaded, tmp_path,
+                                                   monkeypatch):
+    """A brushed region and a box reach the session as drawn
+    (``rough=True``), a selected mask and a mask file as exact."""
+    app = loaded
+    told = []
+    prompt = app.session.prompt
+
+    def record(*args, **kwargs):
+        told.append(kwargs['rough'])
+        return prompt(*args, **kwargs)
+
+    monkeypatch.setattr(app.session, 'prompt', record)
+    region = np.zeros((128, 128), bool)
+    region[70:110, 10:50] = True
+    path = str(tmp_path / 'region.png')
+    cv2.imwrite(path, region.astype(np.uint8) * 255)
+    views = [
+        select_entity_with_parts(app),  # drills into the selection
+        app.drill_down_brush(region, 'part'),
+        app.drill_down_box('10, 20, 60, 90', 'part'),
+        app.drill_down_mask(path, 'part')
+    ]
+    assert [v.severity for v in views] == ['info'] * 4
+    assert told == [False, True, True, False]
+
+
 def test_mask_file_of_another_size_is_noted(loaded, tmp_path):
     app = loaded
     path = str(tmp_path / 'small.png')

@@ -495,6 +495,11 @@ def test_export_refusals(exported, tmp_path):
             str(tmp_path),
             image_size=(64, 64),
             prompt_decoders=['stuff'])
+    flagged = copy.deepcopy(model)
+    flagged.prompt_encoder.rough_embed = torch.nn.Parameter(
+        torch.zeros(flagged.prompt_encoder.out_channels))
+    with pytest.raises(NotImplementedError, match='rough-prompt flag'):
+        export_onnx(flagged, cfg, str(tmp_path), image_size=(64, 64))
     flipped = copy.deepcopy(cfg)
     flipped.test_dataloader.dataset.pipeline.insert(
         -1, dict(type='RandomFlip', prob=1.0))

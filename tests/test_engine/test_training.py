@@ -360,6 +360,29 @@ def test_drill_down_robustness_cut_to_truth(tiny_config, tiny_checkpoint,
     assert r75(truth)[1] != r75(hard)[1]
 
 
+def test_drill_down_robustness_tells_the_model_which_prompts_are_rough(
+        tiny_config, flag_checkpoint, load_tool):
+    """``--rough-flag``: by default a perturbed prompt is given as rough
+    and an exact one as exact; ``rough`` / ``exact`` give every prompt
+    that flag (the tiny model with the flag's vector set, so that it
+    changes the children)."""
+    tool = load_tool('analysis_tools/drill_down_robustness.py')
+    option = 'model.prompt_encoder.rough_flag=True'
+
+    def rows(*args):
+        table = tool.main([
+            tiny_config, flag_checkpoint, '--perturbations', 'exact',
+            'dilate:1',
+            '--cfg-options', option, *args
+        ])
+        return [line.split('|')[2:-1] for line in table.splitlines()[2:]]
+
+    auto, rough, exact = (rows('--rough-flag', flag)
+                          for flag in ('auto', 'rough', 'exact'))
+    assert auto[0] == exact[0] and auto[1] == rough[1]
+    assert auto[0] != rough[0] and auto[1] != exact[1]
+
+
 def test_benchmark_metric_runs_and_checks_equality():
     out = run([
         PY, 'tools/analysis_tools/benchmark_metric.py', '--num-images', '6',

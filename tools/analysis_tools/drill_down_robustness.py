@@ -6,7 +6,13 @@ with exact, box, dilated, eroded, lasso and scribble prompts, side by side.
         CKPT [CKPT ...] \\
         [--perturbations exact box dilate:3 erode:2 polygon:3 strokes:3] \\
         [--seed 0] [--cfg-options model.test_cfg.prompt_clip=inside] \\
-        [--out table.md]
+        [--rough-flag auto|rough|exact] [--out table.md]
+
+A model trained with the rough-prompt flag (``prompt_encoder.rough_flag``)
+is told that a perturbed prompt is rough and an exact one is not, as an
+application knows a drawn prompt from a picked mask (``--rough-flag
+auto``); ``rough`` / ``exact`` tell it the same for every prompt (to
+measure what a wrong flag costs). Models without the flag ignore it.
 
 Diagnostics (upper bounds, not methods): ``--cut-to-truth prompt``
 predicts with ``prompt_clip='none'`` and cuts each child afterwards to the
@@ -91,6 +97,12 @@ def parse_args(argv=None):
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     parser.add_argument('--out', help='also write the table (markdown)')
+    parser.add_argument(
+        '--rough-flag',
+        choices=('auto', 'rough', 'exact'),
+        default='auto',
+        help='what a model with the rough-prompt flag is told: rough iff '
+        'perturbed (auto), or the same for every prompt')
     parser.add_argument(
         '--cut-to-truth',
         choices=('prompt', 'entities'),
@@ -186,7 +198,11 @@ def main(argv=None) -> str:
         if not steps:
             raise SystemExit(f'{args.config}: the test pipeline has no '
                              'LoadDrillDownPrompts')
-        steps[0].update(perturbation=spec, seed=args.seed)
+        steps[0].update(
+            perturbation=spec,
+            seed=args.seed,
+            rough=None if args.rough_flag == 'auto' else
+            args.rough_flag == 'rough')
         dataset = DATASETS.build(run_cfg)
         infix = f'{tag}_' if tag else ''
         values = [[] for _ in columns]

@@ -67,8 +67,9 @@ class LoadDrillDownPrompts(BaseTransform):
       entity / relation annotation), ``prompt_type`` (``'one_entity'`` /
       ``'two_entities'``), ``mask`` (compressed RLE of the prompt at the
       original size: the entity, or the union of the two entities, rough
-      when ``perturbation`` is given) and ``perturbation`` (its tag, ``''``
-      for exact prompts).
+      when ``perturbation`` is given), ``perturbation`` (its tag, ``''``
+      for exact prompts) and ``rough`` (whether the model is told the
+      prompt is rough, for an MPE with ``rough_flag``).
 
     Args:
         perturbation (str | dict, optional): Give the model rough prompts
@@ -79,14 +80,19 @@ class LoadDrillDownPrompts(BaseTransform):
             (``drill_box_part_mAP``). Defaults to None (exact).
         seed (int): Seed of random perturbations; each prompt draws from
             ``(seed, image id, annotation id)``. Defaults to 0.
+        rough (bool, optional): The ``rough`` of every prompt. None: rough
+            iff ``perturbation`` is given, as an application knows a drawn
+            prompt from a picked mask. Defaults to None.
     """
 
     def __init__(self,
                  perturbation: Union[None, str, dict] = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0,
+                 rough: Optional[bool] = None) -> None:
         self.perturbation = perturbation
         self.tag = perturbation_tag(perturbation)
         self.seed = seed
+        self.rough = bool(self.tag) if rough is None else bool(rough)
 
     def transform(self, results: dict) -> dict:
         """Add ``drill_down_prompts``.
@@ -104,7 +110,8 @@ class LoadDrillDownPrompts(BaseTransform):
                 prompt_type=prompt.prompt_type,
                 mask=self._rough(mask, results.get('img_id', 0),
                                  prompt.ann_id),
-                perturbation=self.tag)
+                perturbation=self.tag,
+                rough=self.rough)
             for prompt, mask in exact_drill_down_prompts(results)
         ]
         return results
@@ -120,4 +127,5 @@ class LoadDrillDownPrompts(BaseTransform):
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(perturbation='
-                f'{self.perturbation!r}, seed={self.seed})')
+                f'{self.perturbation!r}, seed={self.seed}, '
+                f'rough={self.rough})')

@@ -57,7 +57,8 @@ class PackAIMSInputs(BaseTransform):
     Args:
         meta_keys (Sequence[str]): Keys copied into the metainfo (when
             present). Defaults to mmdet's plus ``levels``, ``source``,
-            ``task``, ``drill_down_prompts`` (:class:`LoadDrillDownPrompts`)
+            ``task``, ``prompt_rough`` (:class:`SampleTaskPrompt`),
+            ``drill_down_prompts`` (:class:`LoadDrillDownPrompts`)
             and ``sample_index`` (the sampler's index of a training sample,
             :meth:`AIMSTaskDataset.prepare_data`).
     """
@@ -68,6 +69,7 @@ class PackAIMSInputs(BaseTransform):
                                              'scale_factor', 'flip',
                                              'flip_direction', 'levels',
                                              'source', 'task',
+                                             'prompt_rough',
                                              'drill_down_prompts',
                                              'sample_index')) -> None:
         self.meta_keys = tuple(meta_keys)

@@ -68,8 +68,10 @@ class SampleTaskPrompt(BaseTransform):
     (the exact prompt united with the rough one) replaces the prompt in
     the loss, so the pixels of the true children that the rough prompt
     missed are still supervised, and what it adds around them is
-    supervised as background. With ``loss_region='image'`` every prompted
-    sample (types 4-8, roughened or not) is supervised over the whole
+    supervised as background. ``prompt_rough`` says which prompts were
+    roughened (for an MPE with ``rough_flag``). With
+    ``loss_region='image'`` every prompted sample (types 4-8, roughened
+    or not) is supervised over the whole
     image instead: outside the prompted region every child mask is
     background, so the model learns not to predict anything there, which
     lets inference keep whole masks (``test_cfg.prompt_clip='none'``)
@@ -101,6 +103,7 @@ class SampleTaskPrompt(BaseTransform):
     - prompt_mask (np.uint8 ``H x W``)
     - task (dict): ``sample_type``, ``prompt_type``, ``decoder``,
       ``supervision``
+    - prompt_rough (bool): whether the prompt was roughened
     - loss_region (np.bool ``H x W``, only for a roughened prompt, or
       every prompted sample with ``loss_region='image'`` or
       ``loss_region_margin > 0``)
@@ -171,6 +174,7 @@ class SampleTaskPrompt(BaseTransform):
             results.get('sample_type', self.default_sample_type))
         levels = list(results.get('levels', []))
         h, w = results['img_shape'][:2]
+        results['prompt_rough'] = False
         if sample_type == 0:
             results['prompt_mask'] = np.ones((h, w), dtype=np.uint8)
             results['task'] = eval_task(levels)
@@ -197,6 +201,7 @@ class SampleTaskPrompt(BaseTransform):
             rough = perturb_prompt(
                 exact, spec, seed=int(np.random.randint(2**31 - 1)))
             results[LOSS_REGION_FIELD] = exact | rough
+            results['prompt_rough'] = True
             prompt = rough.astype(np.uint8)
         if prompt_type != 'full' and self.rough_loss_region == 'image':
             results[LOSS_REGION_FIELD] = np.ones((h, w), dtype=bool)

@@ -4,6 +4,7 @@ import inspect
 import warnings
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import torch
 from mmdet.models.detectors import BaseDetector
 from mmdet.structures import DetDataSample, SampleList
@@ -28,6 +29,8 @@ from ..layers import DecoderOutput
 PROMPT_DECODER_SUBSETS = ('all', 'coupled', 'own')
 
 Feats = Tuple[Tensor, List[Tensor]]
+#: a rough-prompt flag for all prompts, one per prompt, or None (exact)
+RoughLike = Union[None, bool, Sequence[bool]]
 
 
 def fill_widths(model: ConfigType) -> dict:
@@ -371,7 +374,10 @@ class AIMS(BaseDetector):
             mask_features = self.mask_upsampler(mask_features, batch_inputs)
         return mask_features, list(multi_scale_memorys)
 
-    def add_prompt(self, feats: Feats, prompt_masks: Tensor) -> Feats:
+    def add_prompt(self,
+                   feats: Feats,
+                   prompt_masks: Tensor,
+                   rough: Optional[Tensor] = None) -> Feats:
         """Add the encoded prompt to the image features (eq. 11).
 
         Returns new tensors; ``feats`` is not modified, so cached features
@@ -381,6 +387,8 @@ class AIMS(BaseDetector):
             feats (tuple[Tensor, list[Tensor]]): From :meth:`extract_feat`.
             prompt_masks (Tensor): Binary prompts (B, 1, H, W) at the padded
                 batch input size.
+            rough (Tensor, optional): (B, ) which prompts are rough, for an
+                MPE with ``rough_flag`` (:meth:`_prompt_flags`); None: none.
 
         Returns:
             tuple[Tensor, list[Tensor]]: Features with the prompt.
@@ -389,7 +397,7 @@ class AIMS(BaseDetector):
         if not self.with_prompt_encoder:
             return mask_features, list(memorys)
         sizes = [mask_features.shape[-2:]] + [m.shape[-2:] for m in memorys]
-        encoded = self.prompt_encoder(prompt_masks, sizes)
+        encoded = self.prompt_encoder(prompt_masks, sizes, rough=rough)
         return mask_features + encoded[0], [
             m + e for m, e in zip(memorys, encoded[1:])
         ]
@@ -422,6 +430,18 @@ class AIMS(BaseDetector):
             prompts.append(prompt.to(device).view(1, pad_h, pad_w))
         return torch.stack(prompts).float()
 
+    @staticmethod
+    def _prompt_flags(device: torch.device,
+                      batch_data_samples: SampleList) -> Tensor:
+        """The samples' ``prompt_rough`` metainfo (False where absent) as
+        a bool tensor (B, )."""
+        return torch.tensor([
+            bool(s.metainfo.get('prompt_rough', False))
+            for s in batch_data_samples
+        ],
+                            dtype=torch.bool,
+                            device=device)
+
     # ------------------------------------------------------------------
     # modes
     # ------------------------------------------------------------------
@@ -441,7 +461,9 @@ class AIMS(BaseDetector):
         feats = self.extract_feat(batch_inputs)
         prompts = self._prompt_masks(batch_inputs.shape[-2:],
                                      batch_inputs.device, batch_data_samples)
-        mask_features, memorys = self.add_prompt(feats, prompts)
+        mask_features, memorys = self.add_prompt(
+            feats, prompts,
+            self._prompt_flags(batch_inputs.device, batch_data_samples))
         losses, outputs, assignments = self.decode_head.loss(
             mask_features, memorys, batch_data_samples)
         if self.with_association_head:
@@ -497,7 +519,11 @@ class AIMS(BaseDetector):
                 image_indices=[i for i, _, _ in group],
                 prompt_type=prompt_type,
                 rescale=rescale,
-                references=data_samples)
+                references=data_samples,
+                rough=[
+                    bool(p.get('rough', p.get('perturbation')))
+                    for _, _, p in group
+                ])
             for (i, row, prompt), output in zip(group, outputs):
                 decoder = output.metainfo['task']['decoder']
                 level = self._prompt_output_level(decoder)
@@ -534,7 +560,8 @@ class AIMS(BaseDetector):
                         batch_size: Optional[int] = None,
                         references: Optional[SampleList] = None,
                         snap: Optional[bool] = None,
-                        clip: Optional[str] = None) -> SampleList:
+                        clip: Optional[str] = None,
+                        rough: RoughLike = None) -> SampleList:
         """Prompt inference of many prompts on cached image features.
 
         The prompts run through the prompt encoder, the decoders and the
@@ -565,6 +592,8 @@ class AIMS(BaseDetector):
             snap (bool, optional): Snap these prompts or not, whatever
                 ``test_cfg.prompt_snap`` says; None: as it says.
             clip (str, optional): See :meth:`predict_prompt`.
+            rough (bool | Sequence[bool], optional): See
+                :meth:`predict_prompt`; a sequence has one flag per prompt.
 
         Returns:
             list[DetDataSample]: One sample per prompt, in order, as
@@ -586,6 +615,7 @@ class AIMS(BaseDetector):
         if len(image_indices) != len(prompts):
             raise ValueError(f'{len(image_indices)} image_indices for '
                              f'{len(prompts)} prompts')
+        rough = _rough_flags(rough, len(prompts))
         if batch_size is None:
             batch_size = int(self.test_cfg.get('prompt_batch_size', 16))
         if batch_size < 1:
@@ -614,7 +644,8 @@ class AIMS(BaseDetector):
                 rescale=rescale,
                 clip=clip,
                 references=[references[i] for i in rows]
-                if by_entities else None)
+                if by_entities else None,
+                rough=rough[start:start + batch_size])
         if ious is not None:
             for output, iou in zip(outputs, ious):
                 output.set_metainfo(dict(prompt_snap_iou=iou))
@@ -769,7 +800,8 @@ class AIMS(BaseDetector):
             prompt_type: Optional[str] = None,
             rescale: bool = True,
             clip: Optional[str] = None,
-            references: Optional[SampleList] = None) -> SampleList:
+            references: Optional[SampleList] = None,
+            rough: RoughLike = None) -> SampleList:
         """Prompt inference on cached image features.
 
         Args:
@@ -799,6 +831,12 @@ class AIMS(BaseDetector):
                 images (one per prompt) whose entities the regions are made
                 of (:meth:`entity_clip_regions`); None: computed here, one
                 one-step pass on ``feats``.
+            rough (bool | Sequence[bool], optional): Whether the prompts
+                are rough (drawn: a box, a loose mask, strokes) rather than
+                exact (e.g. a mask picked from a prediction); one flag for
+                all or one per prompt, recorded as the samples'
+                ``prompt_rough`` metainfo. Only an MPE with ``rough_flag``
+                reads it. None: exact.
 
         Returns:
             list[DetDataSample]: New samples (metainfo copied, ``task`` set
@@ -847,6 +885,7 @@ class AIMS(BaseDetector):
         if len(prompt_list) != batch_size:
             raise ValueError(f'{len(prompt_list)} prompts for a batch of '
                              f'{batch_size} images; give one per image')
+        rough = _rough_flags(rough, batch_size)
 
         clip_regions = None
         if self.post_processor.prompt_clip_mode(clip) == 'entities':
@@ -870,6 +909,7 @@ class AIMS(BaseDetector):
                         decoder=decoder)))
             if clip is not None:
                 sample.set_metainfo(dict(prompt_clip=clip))
+            sample.set_metainfo(dict(prompt_rough=rough[row]))
             sample.prompt_mask = PixelData(data=prompt_map.to(torch.uint8))
             if clip_regions is not None:
                 sample.prompt_clip_region = PixelData(
@@ -907,7 +947,9 @@ class AIMS(BaseDetector):
         feats = self.extract_feat(batch_inputs)
         prompts = self._prompt_masks(batch_inputs.shape[-2:],
                                      batch_inputs.device, batch_data_samples)
-        mask_features, memorys = self.add_prompt(feats, prompts)
+        mask_features, memorys = self.add_prompt(
+            feats, prompts,
+            self._prompt_flags(batch_inputs.device, batch_data_samples))
         outputs = self.decode_head(mask_features, memorys, batch_data_samples)
         assoc = self.association_head(self._query_feats(
             outputs)) if self.with_association_head else dict()
@@ -957,7 +999,9 @@ class AIMS(BaseDetector):
                               batch_data_samples: SampleList,
                               output_levels: List[Optional[Dict[str, str]]],
                               rescale: bool) -> SampleList:
-        mask_features, memorys = self.add_prompt(feats, prompts)
+        mask_features, memorys = self.add_prompt(
+            feats, prompts,
+            self._prompt_flags(prompts.device, batch_data_samples))
         subset = self._decoders_to_run(output_levels)
         # a subset only where asked: custom heads need not take one
         outputs = self.decode_head.predict(
@@ -1017,6 +1061,17 @@ class AIMS(BaseDetector):
                 data_sample.set_field(
                     result.get(link.key, _empty_links(device)), link.field)
         return data_samples
+
+
+def _rough_flags(rough: RoughLike, num: int) -> List[bool]:
+    """One rough-prompt flag per prompt from a flag for all (None: exact)
+    or a sequence of them."""
+    if rough is None or isinstance(rough, (bool, np.bool_)):
+        return [bool(rough)] * num
+    flags = [bool(r) for r in rough]
+    if len(flags) != num:
+        raise ValueError(f'{len(flags)} rough flags for {num} prompts')
+    return flags
 
 
 def _geometry_copies(data_samples: SampleList) -> SampleList:

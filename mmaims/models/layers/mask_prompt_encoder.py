@@ -1,6 +1,7 @@
 # Copyright (c) mmaims contributors. All rights reserved.
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
+import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmdet.utils import OptMultiConfig
@@ -34,6 +35,14 @@ class MaskPromptEncoder(BaseModule):
     LN normalises over the channel dimension at every pixel (the
     ``LayerNorm2d`` of SAM's mask encoder).
 
+    **Rough-prompt flag** (``rough_flag=True``; not part of the paper): a
+    learned vector (zero at initialisation) is added to :math:`M_2` of the
+    prompts marked rough (drawn by a person: a box, a loose mask, strokes)
+    and not to the others (an exact mask, e.g. one picked from a
+    prediction), so that one model can trust an exact prompt's border and
+    look past a drawn one's. :class:`SampleTaskPrompt` marks the prompts it
+    roughens (``prompt_rough``). An encoder without it ignores the flags.
+
     Args:
         out_channels (int): Channels of the encoded prompt; must equal the
             channels of the pixel-decoder features it is added to.
@@ -45,6 +54,8 @@ class MaskPromptEncoder(BaseModule):
             first maps ``hidden_channels[-1]`` to ``out_channels``, the
             others keep ``out_channels``. Defaults to 1.
         in_channels (int): Channels of the prompt. Defaults to 1.
+        rough_flag (bool): Learn the rough-prompt vector (above). Defaults
+            to False (the paper).
         init_cfg (dict or list[dict], optional): Initialization config.
     """
 
@@ -53,6 +64,7 @@ class MaskPromptEncoder(BaseModule):
                  hidden_channels: Sequence[int] = (4, 16),
                  num_conv1: int = 1,
                  in_channels: int = 1,
+                 rough_flag: bool = False,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
         hidden_channels = list(hidden_channels)
@@ -81,13 +93,24 @@ class MaskPromptEncoder(BaseModule):
             self.conv1s.append(
                 nn.Conv2d(channels, out_channels, kernel_size=1))
             channels = out_channels
+        self.rough_embed = nn.Parameter(
+            torch.zeros(out_channels)) if rough_flag else None
 
-    def encode(self, prompt_masks: Tensor) -> Tensor:
+    @property
+    def with_rough_flag(self) -> bool:
+        """bool: Whether the encoder reads the rough-prompt flags."""
+        return self.rough_embed is not None
+
+    def encode(self,
+               prompt_masks: Tensor,
+               rough: Optional[Tensor] = None) -> Tensor:
         """Encode the prompt to :math:`M_2` (eq. 10).
 
         Args:
             prompt_masks (Tensor): Binary prompts, shape (B, 1, H, W), any
                 dtype; non-zero means inside the prompt.
+            rough (Tensor, optional): Shape (B, ): which prompts are rough
+                (see the class); None: none is.
 
         Returns:
             Tensor: Shape (B, out_channels, H / 2**num_conv2_blocks,
@@ -104,10 +127,19 @@ class MaskPromptEncoder(BaseModule):
             x = self.act(x)
         for conv in self.conv1s:
             x = conv(x)
+        if self.with_rough_flag and rough is not None:
+            if rough.shape != (x.shape[0], ):
+                raise ValueError(f'rough flags of shape {tuple(rough.shape)}'
+                                 f' for {x.shape[0]} prompts; expected one '
+                                 'each')
+            x = x + rough.to(x).view(-1, 1, 1, 1) * \
+                self.rough_embed.view(1, -1, 1, 1)
         return x
 
-    def forward(self, prompt_masks: Tensor,
-                feat_sizes: Sequence[Tuple[int, int]]) -> List[Tensor]:
+    def forward(self,
+                prompt_masks: Tensor,
+                feat_sizes: Sequence[Tuple[int, int]],
+                rough: Optional[Tensor] = None) -> List[Tensor]:
         """Encode the prompt and resize it to every feature size (eq. 10-11).
 
         Args:
@@ -116,6 +148,7 @@ class MaskPromptEncoder(BaseModule):
             feat_sizes (Sequence[tuple[int, int]]): ``(h, w)`` of the features
                 the encoded prompt is added to, e.g. the pixel decoder's mask
                 features (1/4) followed by its memories (1/32, 1/16, 1/8).
+            rough (Tensor, optional): See :meth:`encode`.
 
         Returns:
             list[Tensor]: One tensor (B, out_channels, h, w) per entry of
@@ -123,7 +156,7 @@ class MaskPromptEncoder(BaseModule):
             already matches; every other size is a bilinear resize of
             :math:`M_2`.
         """
-        m2 = self.encode(prompt_masks)
+        m2 = self.encode(prompt_masks, rough)
         outs = []
         for size in feat_sizes:
             size = tuple(int(s) for s in size)

@@ -243,6 +243,8 @@ def test_rough_prompts_keep_true_targets_and_loss_region(toy_results):
             if not (true & ~given).any():
                 kinds.add('covered')
             assert 'loss_region' not in exact
+            assert exact['prompt_rough'] is False
+            assert rough['prompt_rough'] is True
             # same seed, same rough prompt
             again = _sample(
                 toy_results, sample_type, levels, seed=seed,
@@ -252,7 +254,9 @@ def test_rough_prompts_keep_true_targets_and_loss_region(toy_results):
     # full-image types are never roughened; packing carries the region
     full = _sample(toy_results, 1, seed=0, rough_prompts=ROUGH)
     assert full['prompt_mask'].all() and 'loss_region' not in full
+    assert full['prompt_rough'] is False
     sample = PackAIMSInputs()(rough)['data_samples']
+    assert sample.metainfo['prompt_rough'] is True
     assert sample.loss_region.data.shape == (1, *region.shape)
     assert sample.loss_region.data.dtype.is_floating_point is False
 

@@ -447,6 +447,12 @@ def test_transform_gives_rough_prompts(tmp_path):
     box = LoadDrillDownPrompts(perturbation='box')(
         dict(info))['drill_down_prompts']
     assert exact[0]['perturbation'] == '' and box[0]['perturbation'] == 'box'
+    # the model is told a perturbed prompt is rough, unless the transform
+    # says otherwise
+    assert exact[0]['rough'] is False and box[0]['rough'] is True
+    told = LoadDrillDownPrompts(perturbation='box', rough=False)(
+        dict(info))['drill_down_prompts']
+    assert told[0]['rough'] is False and told[0]['mask'] == box[0]['mask']
     np.testing.assert_array_equal(decode(exact[0]['mask']), MASKS[42])
     np.testing.assert_array_equal(decode(box[0]['mask']), MASKS[42])
     strokes = [

@@ -24,10 +24,12 @@ C = 32  # feat channels of the tiny model
 register_all_modules()
 
 
-def tiny_model_cfg(mpe=True, tcm=True, am=True):
+def tiny_model_cfg(mpe=True, tcm=True, am=True, rough_flag=False):
     """The tiny test model (tests/data/configs/aims_tiny.py, the main job's
     small recipe shrunk) with the three modules switched as asked."""
     cfg = Config.fromfile(TINY_CONFIG).model
+    if rough_flag:
+        cfg.prompt_encoder.rough_flag = True
     if not tcm:
         cfg.decode_head.tcm = None
     if not mpe:
@@ -598,6 +600,65 @@ def test_predict_runs_the_drill_down_prompts_of_a_sample():
     # the one-step prediction is unchanged, the other sample has no prompts
     assert len(res.pred_instances) > 0
     assert 'pred_prompted_instances' not in results[1]
+
+
+def test_rough_flag_reaches_the_prompt_encoder_on_every_path():
+    """``rough`` of a prompt (a call's argument, a drill-down entry, a
+    training sample's ``prompt_rough``) changes what an MPE with
+    ``rough_flag`` encodes, and nothing for one without it."""
+    model = build(rough_flag=True).eval()
+    with torch.no_grad():
+        model.prompt_encoder.rough_embed.copy_(torch.randn(C) * 3)
+    data = preprocess(model, [_drill_down_sample()], False)
+    sample = data['data_samples'][0]
+    prompts = [_prompt_box(10, 60, 20, 80), _prompt_box(40, 90, 60, 128)]
+    with torch.no_grad():
+        feats = model.extract_feat(data['inputs'])
+        alone = {
+            flag: [
+                model.predict_prompt(feats, p, 'part', [sample],
+                                     rough=flag)[0] for p in prompts
+            ]
+            for flag in (False, True)
+        }
+        mixed = model.predict_prompts(
+            feats, sample, prompts, 'part', rough=[True, False])
+        entries = sample.metainfo['drill_down_prompts']
+        entries[0]['rough'] = True  # the others exact (no perturbation)
+        sample.set_metainfo(dict(drill_down_prompts=entries))
+        drilled = model(**data, mode='predict')[0]
+    scores = {f: [r.pred_part_instances.scores for r in alone[f]]
+              for f in alone}
+    assert not torch.allclose(scores[False][0], scores[True][0])
+    assert [r.metainfo['prompt_rough'] for r in alone[True]] == [True] * 2
+    assert alone[False][0].metainfo['prompt_rough'] is False
+    assert torch.allclose(mixed[0].pred_part_instances.scores,
+                          scores[True][0], atol=1e-6)
+    assert torch.allclose(mixed[1].pred_part_instances.scores,
+                          scores[False][1], atol=1e-6)
+    prompted = drilled.pred_prompted_instances
+    assert torch.allclose(prompted.scores[prompted.prompt_index == 0],
+                          scores[True][0], atol=1e-6)
+    with pytest.raises(ValueError, match='1 rough flags for 2 prompts'):
+        model.predict_prompts(feats, sample, prompts, 'part', rough=[True])
+    # training reads the samples' prompt_rough
+    model.train()
+    losses = {}
+    for flag in (False, True):
+        train = train_sample(prompt=_box(64, 64, 0, 40, 0, 64))
+        train.set_metainfo(dict(prompt_rough=flag))
+        batch = preprocess(model, [train], True)
+        torch.manual_seed(0)
+        losses[flag] = model(**batch, mode='loss')['entity.loss_mask']
+    assert not torch.allclose(losses[False], losses[True])
+    # a model without the flag ignores it
+    plain = build().eval()
+    with torch.no_grad():
+        feats = plain.extract_feat(data['inputs'])
+        a, b = (plain.predict_prompt(feats, prompts[0], 'part', [sample],
+                                     rough=flag)[0] for flag in (False, True))
+    assert torch.equal(a.pred_part_instances.scores,
+                       b.pred_part_instances.scores)
 
 
 def test_drill_down_prompts_are_skipped_without_mpe():

@@ -76,3 +76,34 @@ def test_bad_arguments():
         MaskPromptEncoder(out_channels=8, hidden_channels=(), num_conv1=0)
     with pytest.raises(ValueError, match='B, 1, H, W'):
         MaskPromptEncoder(out_channels=8)(torch.ones(32, 32), [(8, 8)])
+
+
+def test_rough_flag_adds_a_learned_vector_to_rough_prompts_only():
+    prompt = torch.zeros(3, 1, 32, 32)
+    prompt[:, :, 4:20, 6:30] = 1
+    sizes = [(8, 8), (2, 2)]
+    plain = MaskPromptEncoder(out_channels=8)
+    flagged = MaskPromptEncoder(out_channels=8, rough_flag=True)
+    flagged.load_state_dict(plain.state_dict(), strict=False)
+    assert not plain.with_rough_flag and flagged.with_rough_flag
+    rough = torch.tensor([False, True, False])
+    # zero at initialisation: the flag changes nothing before training
+    for a, b in zip(plain(prompt, sizes), flagged(prompt, sizes, rough)):
+        assert torch.equal(a, b)
+    vector = torch.arange(8.) + 1
+    with torch.no_grad():
+        flagged.rough_embed.copy_(vector)
+    outs = flagged(prompt, sizes, rough)
+    for out, ref in zip(outs, plain(prompt, sizes)):
+        assert torch.equal(out[[0, 2]], ref[[0, 2]])
+        # bilinear resizing keeps a constant: every size gets the vector
+        assert torch.allclose(out[1] - ref[1],
+                              vector.view(8, 1, 1).expand_as(ref[1]))
+    # the vector is learned
+    flagged(prompt, sizes, rough)[0].sum().backward()
+    assert flagged.rough_embed.grad.abs().sum() > 0
+    # an encoder without it ignores the flags
+    for a, b in zip(plain(prompt, sizes, rough), plain(prompt, sizes)):
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match=r'shape \(2,\) for 3 prompts'):
+        flagged(prompt, sizes, rough[:2])
