@@ -56,6 +56,14 @@ def tiny_checkpoint(tmp_path_factory):
         TINY_CONFIG, str(tmp_path_factory.mktemp('tiny') / 'tiny.pth'))
 
 
+def box_of(rle: dict) -> tuple:
+    """The tight box ``(x1, y1, x2, y2)`` (``x2``, ``y2`` exclusive) of a
+    predicted mask's RLE: a box prompt that drills into that mask."""
+    from mmaims.structures.mask import rle_bbox
+    x, y, w, h = (int(v) for v in rle_bbox(rle))
+    return x, y, x + w, y + h
+
+
 #: the option that gives the tiny model the rough-prompt flag
 ROUGH_FLAG_OPTION = {'model.prompt_encoder.rough_flag': True}
 

@@ -12,7 +12,7 @@ from mmaims.apis import AIMSImageSession, AIMSInferencer
 from mmaims.evaluation.functional import make_disjoint_rles
 from mmaims.structures import (LEVELS, decode_rle, id_map_to_masks,
                                load_id_map, validate_predictions)
-from tests.conftest import ROUGH_FLAG_OPTION
+from tests.conftest import ROUGH_FLAG_OPTION, box_of
 
 TESTS = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY_CONFIG = osp.join(TESTS, 'data', 'configs', 'aims_tiny.py')
@@ -264,8 +264,7 @@ def test_session_snaps_rough_prompts_on_one_cached_one_step(
     entity = [
         m for m in session.predict()['masks'] if m['level'] == 'entity'
     ][0]
-    ys, xs = np.nonzero(decode_rle(entity['segmentation']))
-    box = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+    box = box_of(entity['segmentation'])
     fresh = inferencer.session(GOOD)
     calls = _count_calls(monkeypatch, model, 'predict_by_feat')
     monkeypatch.setattr(model, 'prompt_snap', True)

@@ -12,7 +12,7 @@ import pytest
 
 from mmaims.structures import (LEVELS, decode_rle, id_map_to_masks,
                                load_id_map, validate_predictions)
-from tests.conftest import ROUGH_FLAG_OPTION
+from tests.conftest import ROUGH_FLAG_OPTION, box_of
 
 TESTS = osp.dirname(osp.dirname(osp.abspath(__file__)))
 REPO = osp.dirname(TESTS)
@@ -128,8 +128,7 @@ def test_cfg_options_snap_a_box_prompt(demo, tiny_checkpoint, tmp_path):
         m for m in read_json(tmp_path / 'one' / 'preds' / 'good.json')
         ['masks'] if m['level'] == 'entity'
     ][0]
-    ys, xs = np.nonzero(decode_rle(entity['segmentation']))
-    box = [str(v) for v in (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)]
+    box = [str(v) for v in box_of(entity['segmentation'])]
     preds = {}
     for snap in ('False', 'True'):
         out = tmp_path / snap

@@ -15,6 +15,7 @@ from mmengine.config import Config
 from mmaims.structures import (LEVELS, decode_rle, hierarchy_edges,
                                validate_predictions)
 from mmaims.structures.prompt_geometry import BoxPrompt, box_to_mask
+from tests.conftest import box_of
 
 TESTS = osp.dirname(osp.dirname(osp.abspath(__file__)))
 REPO = osp.dirname(TESTS)
@@ -310,8 +311,7 @@ def test_snap_checkbox_drills_into_the_predicted_mask(loaded):
     entity = max((m for m in app.prediction['masks']
                   if m['level'] == 'entity'),
                  key=lambda m: m['score'])
-    ys, xs = np.nonzero(decode_rle(entity['segmentation']))
-    box = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+    box = box_of(entity['segmentation'])
     results = {}
     for snap in (False, True):
         view = app.drill_down_box(box, 'part', snap=snap)
