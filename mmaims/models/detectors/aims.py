@@ -182,7 +182,11 @@ class AIMS(BaseDetector):
     The prompt is a binary mask of any size with the aspect of the original
     image; it is resized to the network input here. The masks of the chosen
     decoder are clipped to the prompt and stored in the field of the level
-    ``test_cfg['prompt_output_levels'][decoder]``.
+    ``test_cfg['prompt_output_levels'][decoder]``. ``rough=True`` says a
+    prompt was drawn (a box, a loose mask, strokes) rather than picked; an
+    MPE with ``rough_flag`` reads it (the ``prompt_rough`` metainfo of a
+    training sample, the ``rough`` of a drill-down prompt), others ignore
+    it.
 
     ``test_cfg`` keys used here (the post-processing keys are listed in
     :class:`AIMSPostProcessor`):
