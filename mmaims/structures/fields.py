@@ -46,6 +46,10 @@ INSTANCE_FIELDS: Tuple[str, ...] = tuple(
 #: so that the true children stay supervised where the rough prompt missed
 #: them).
 LOSS_REGION_FIELD = 'loss_region'
+#: metainfo key (bool) of a sample whose prompt is rough: roughened by
+#: ``SampleTaskPrompt`` in training, drawn rather than picked at inference
+#: (``AIMS.predict_prompt(rough=...)``); read by an MPE with ``rough_flag``.
+PROMPT_ROUGH_KEY = 'prompt_rough'
 #: per-pixel maps of a sample (``PixelData``, ``1 x H x W``): the mask
 #: prompt, the annotated area and, optionally, the loss region.
 PIXEL_FIELDS: Tuple[str, ...] = ('prompt_mask', 'valid_region',

@@ -11,7 +11,7 @@ from mmengine.structures import InstanceData, PixelData
 from mmaims.registry import TRANSFORMS
 from mmaims.structures import ENTITY, LEVELS, PART, RELATION
 from mmaims.structures.fields import (GT_FIELDS, IGNORED_FIELDS,
-                                      LOSS_REGION_FIELD)
+                                      LOSS_REGION_FIELD, PROMPT_ROUGH_KEY)
 from mmaims.structures.tasks import eval_task
 from .hierarchy import LEVEL_PREFIX, check_links, has_level
 
@@ -69,7 +69,7 @@ class PackAIMSInputs(BaseTransform):
                                              'scale_factor', 'flip',
                                              'flip_direction', 'levels',
                                              'source', 'task',
-                                             'prompt_rough',
+                                             PROMPT_ROUGH_KEY,
                                              'drill_down_prompts',
                                              'sample_index')) -> None:
         self.meta_keys = tuple(meta_keys)

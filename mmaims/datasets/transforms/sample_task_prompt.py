@@ -6,7 +6,7 @@ from mmcv.transforms import BaseTransform
 
 from mmaims.registry import TRANSFORMS
 from mmaims.structures import ENTITY, PART, RELATION
-from mmaims.structures.fields import LOSS_REGION_FIELD
+from mmaims.structures.fields import LOSS_REGION_FIELD, PROMPT_ROUGH_KEY
 from mmaims.structures.prompt_perturbation import (perturb_prompt,
                                                    perturbation_tag)
 from mmaims.structures.tasks import (SAMPLE_TYPES, check_sample_type,
@@ -174,7 +174,7 @@ class SampleTaskPrompt(BaseTransform):
             results.get('sample_type', self.default_sample_type))
         levels = list(results.get('levels', []))
         h, w = results['img_shape'][:2]
-        results['prompt_rough'] = False
+        results[PROMPT_ROUGH_KEY] = False
         if sample_type == 0:
             results['prompt_mask'] = np.ones((h, w), dtype=np.uint8)
             results['task'] = eval_task(levels)
@@ -201,7 +201,7 @@ class SampleTaskPrompt(BaseTransform):
             rough = perturb_prompt(
                 exact, spec, seed=int(np.random.randint(2**31 - 1)))
             results[LOSS_REGION_FIELD] = exact | rough
-            results['prompt_rough'] = True
+            results[PROMPT_ROUGH_KEY] = True
             prompt = rough.astype(np.uint8)
         if prompt_type != 'full' and self.rough_loss_region == 'image':
             results[LOSS_REGION_FIELD] = np.ones((h, w), dtype=bool)

@@ -15,7 +15,8 @@ from torch import Tensor
 from mmaims.registry import MODELS
 from mmaims.structures import LEVELS, decode_rle
 from mmaims.structures.drill_down import DRILL_DOWN_PROMPT_LEVELS
-from mmaims.structures.fields import LINK_TYPES, PRED_FIELDS, PROMPTED_FIELD
+from mmaims.structures.fields import (LINK_TYPES, PRED_FIELDS,
+                                      PROMPT_ROUGH_KEY, PROMPTED_FIELD)
 from mmaims.structures.prompt_geometry import (PromptLike, entity_clip_region,
                                                prompt_to_input, snap_prompt)
 from mmaims.structures.tasks import (DEFAULT_PROMPT_DECODERS,
@@ -440,7 +441,7 @@ class AIMS(BaseDetector):
         """The samples' ``prompt_rough`` metainfo (False where absent) as
         a bool tensor (B, )."""
         return torch.tensor([
-            bool(s.metainfo.get('prompt_rough', False))
+            bool(s.metainfo.get(PROMPT_ROUGH_KEY, False))
             for s in batch_data_samples
         ],
                             dtype=torch.bool,
@@ -913,7 +914,7 @@ class AIMS(BaseDetector):
                         decoder=decoder)))
             if clip is not None:
                 sample.set_metainfo(dict(prompt_clip=clip))
-            sample.set_metainfo(dict(prompt_rough=rough[row]))
+            sample.set_metainfo({PROMPT_ROUGH_KEY: rough[row]})
             sample.prompt_mask = PixelData(data=prompt_map.to(torch.uint8))
             if clip_regions is not None:
                 sample.prompt_clip_region = PixelData(
