@@ -366,14 +366,14 @@ def test_drill_down_robustness_tells_the_model_which_prompts_are_rough(
     and an exact one as exact; ``rough`` / ``exact`` give every prompt
     that flag (the tiny model with the flag's vector set, so that it
     changes the children)."""
+    from tests.conftest import ROUGH_FLAG_OPTION
     tool = load_tool('analysis_tools/drill_down_robustness.py')
-    option = 'model.prompt_encoder.rough_flag=True'
+    options = [f'{key}={value}' for key, value in ROUGH_FLAG_OPTION.items()]
 
     def rows(*args):
         table = tool.main([
             tiny_config, flag_checkpoint, '--perturbations', 'exact',
-            'dilate:1',
-            '--cfg-options', option, *args
+            'dilate:1', '--cfg-options', *options, *args
         ])
         return [line.split('|')[2:-1] for line in table.splitlines()[2:]]
 
