@@ -8,7 +8,7 @@ import torch.nn as nn
 from mmdet.structures import DetDataSample
 from mmengine.structures import PixelData
 
-from mmaims.structures.prompt_geometry import fit_prompt
+from mmaims.structures.prompt_geometry import fit_prompt, rough_flags
 from mmaims.structures.tasks import DEFAULT_PROMPT_TYPES
 from .inputs import PromptInput, is_box, load_prompt
 from .outputs import (check_decoder, check_levels, check_promptable,
@@ -231,12 +231,7 @@ class AIMSImageSession:
                              'or one per prompt')
         for name in set(decoders):
             check_decoder(name, self.model)
-        flags = [rough] * len(prompt_list) if isinstance(
-            rough, (bool, np.bool_)) else [bool(r) for r in rough]
-        if len(flags) != len(prompt_list):
-            raise ValueError(f'{len(flags)} rough flags for '
-                             f'{len(prompt_list)} prompts; give one, or one '
-                             'per prompt')
+        flags = rough_flags(rough, len(prompt_list))
         masks = [
             torch.from_numpy(self._fit(prompt, index))
             for index, prompt in enumerate(prompt_list)

@@ -12,13 +12,14 @@ prompt at the mask-logit size. Every conversion is here:
 - :func:`snap_prompt`: a rough prompt to the predicted mask it matches;
 - :func:`entity_clip_region`: a rough prompt to the region its children
   are cut to (``prompt_clip='entities'``);
+- :func:`rough_flags`: the rough-prompt flags of a batch of prompts;
 - :func:`prompt_to_input`: original image -> padded network input (the
   detector's prompt inference);
 - :func:`prompt_to_output`: padded input -> output size and mask-logit
   size (the post-processor's clipping to the prompt).
 """
 import warnings
-from typing import NamedTuple, Optional, Sequence, Tuple, Union
+from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -30,6 +31,8 @@ from torch import Tensor
 from .mask import grow_mask, make_nonoverlap
 
 PromptLike = Union[Tensor, np.ndarray, BitmapMasks]
+#: a rough-prompt flag for all prompts, one per prompt, or None (exact)
+RoughLike = Union[None, bool, Sequence[bool]]
 
 #: A mask is "inside" a prompt when at least this fraction of it is: the
 #: one-step reference of drill-down evaluation and the post-processor's
@@ -228,6 +231,23 @@ def entity_clip_region(prompt: PromptLike,
     inside = (segments & region).flatten(1).sum(1)
     taken = (area > 0) & (inside >= INSIDE_FRACTION * area)
     return region | segments[taken].any(0)
+
+
+def rough_flags(rough: RoughLike, num: int) -> List[bool]:
+    """One rough-prompt flag per prompt (drawn rather than picked, read by
+    an MPE with ``rough_flag``) from a flag for all (None: exact) or a
+    sequence of them.
+
+    Raises:
+        ValueError: A sequence whose length is not ``num``.
+    """
+    if rough is None or isinstance(rough, (bool, np.bool_)):
+        return [bool(rough)] * num
+    flags = [bool(r) for r in rough]
+    if len(flags) != num:
+        raise ValueError(f'{len(flags)} rough flags for {num} prompts; give '
+                         'one, or one per prompt')
+    return flags
 
 
 def prompt_to_input(prompt: PromptLike,

@@ -4,7 +4,6 @@ import inspect
 import warnings
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-import numpy as np
 import torch
 from mmdet.models.detectors import BaseDetector
 from mmdet.structures import DetDataSample, SampleList
@@ -17,8 +16,10 @@ from mmaims.structures import LEVELS, decode_rle
 from mmaims.structures.drill_down import DRILL_DOWN_PROMPT_LEVELS
 from mmaims.structures.fields import (LINK_TYPES, PRED_FIELDS,
                                       PROMPT_ROUGH_KEY, PROMPTED_FIELD)
-from mmaims.structures.prompt_geometry import (PromptLike, entity_clip_region,
-                                               prompt_to_input, snap_prompt)
+from mmaims.structures.prompt_geometry import (PromptLike, RoughLike,
+                                               entity_clip_region,
+                                               prompt_to_input, rough_flags,
+                                               snap_prompt)
 from mmaims.structures.tasks import (DEFAULT_PROMPT_DECODERS,
                                      DEFAULT_PROMPT_OUTPUT_LEVELS,
                                      DEFAULT_PROMPT_TYPES, PROMPT_TYPES,
@@ -30,8 +31,6 @@ from ..layers import DecoderOutput
 PROMPT_DECODER_SUBSETS = ('all', 'coupled', 'own')
 
 Feats = Tuple[Tensor, List[Tensor]]
-#: a rough-prompt flag for all prompts, one per prompt, or None (exact)
-RoughLike = Union[None, bool, Sequence[bool]]
 
 
 def fill_widths(model: ConfigType) -> dict:
@@ -525,10 +524,7 @@ class AIMS(BaseDetector):
                 prompt_type=prompt_type,
                 rescale=rescale,
                 references=data_samples,
-                rough=[
-                    bool(p.get('rough', p.get('perturbation')))
-                    for _, _, p in group
-                ])
+                rough=[bool(p.get('rough', False)) for _, _, p in group])
             for (i, row, prompt), output in zip(group, outputs):
                 decoder = output.metainfo['task']['decoder']
                 level = self._prompt_output_level(decoder)
@@ -620,7 +616,7 @@ class AIMS(BaseDetector):
         if len(image_indices) != len(prompts):
             raise ValueError(f'{len(image_indices)} image_indices for '
                              f'{len(prompts)} prompts')
-        rough = _rough_flags(rough, len(prompts))
+        rough = rough_flags(rough, len(prompts))
         if batch_size is None:
             batch_size = int(self.test_cfg.get('prompt_batch_size', 16))
         if batch_size < 1:
@@ -890,7 +886,7 @@ class AIMS(BaseDetector):
         if len(prompt_list) != batch_size:
             raise ValueError(f'{len(prompt_list)} prompts for a batch of '
                              f'{batch_size} images; give one per image')
-        rough = _rough_flags(rough, batch_size)
+        rough = rough_flags(rough, batch_size)
 
         clip_regions = None
         if self.post_processor.prompt_clip_mode(clip) == 'entities':
@@ -1066,17 +1062,6 @@ class AIMS(BaseDetector):
                 data_sample.set_field(
                     result.get(link.key, _empty_links(device)), link.field)
         return data_samples
-
-
-def _rough_flags(rough: RoughLike, num: int) -> List[bool]:
-    """One rough-prompt flag per prompt from a flag for all (None: exact)
-    or a sequence of them."""
-    if rough is None or isinstance(rough, (bool, np.bool_)):
-        return [bool(rough)] * num
-    flags = [bool(r) for r in rough]
-    if len(flags) != num:
-        raise ValueError(f'{len(flags)} rough flags for {num} prompts')
-    return flags
 
 
 def _geometry_copies(data_samples: SampleList) -> SampleList:
