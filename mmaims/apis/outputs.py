@@ -14,7 +14,7 @@ import torch.nn as nn
 from mmdet.structures import DetDataSample
 
 from mmaims.structures import ENTITY, LEVELS, samples_to_predictions
-from mmaims.structures.fields import LINK_TYPES, PRED_FIELDS
+from mmaims.structures.fields import LINK_TYPES, PRED_FIELDS, PROMPT_ROUGH_KEY
 from mmaims.structures.tasks import parse_task
 
 
@@ -158,7 +158,8 @@ def sample_to_result(sample: DetDataSample, name: str, notes: Sequence[str],
     Returns:
         dict: The prediction dict of docs/formats.md section 2 with ``image``,
         ``height``, ``width``, ``notes`` and, in prompt mode, ``prompt``
-        (``decoder``, ``prompt_type``, ``level``).
+        (``decoder``, ``prompt_type``, ``level``; ``rough: True`` when the
+        model was told the prompt is rough).
     """
     result = samples_to_predictions([sample], start_id=1)
     meta = sample.metainfo
@@ -174,4 +175,6 @@ def sample_to_result(sample: DetDataSample, name: str, notes: Sequence[str],
             decoder=task.decoder,
             prompt_type=task.prompt_type,
             level=prompt_output_levels.get(task.decoder))
+        if meta.get(PROMPT_ROUGH_KEY, False):
+            result['prompt']['rough'] = True
     return result

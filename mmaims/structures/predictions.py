@@ -309,6 +309,9 @@ def samples_to_predictions(data_samples: Sequence, start_id: int = 1) -> dict:
             if output['prompt'].get('perturbation'):
                 # a rough prompt: the file says what the model was given
                 prompts[-1]['segmentation'] = output['prompt']['mask']
+            if output['prompt'].get('rough'):
+                # ... and whether it was told the prompt is rough
+                prompts[-1]['rough'] = True
             for rle, score in zip(output['rles'], output['scores'].tolist()):
                 masks.append(
                     dict(
@@ -605,6 +608,9 @@ def _validate_prompts(predictions: dict, sizes: Optional[dict],
             raise ValueError(f'{where}: unknown type "{prompt["type"]}"; '
                              f'expected one of {", ".join(_LINK_LEVELS)}')
         _check_int(prompt['ann_id'], 'ann_id', where)
+        if not isinstance(prompt.get('rough', False), bool):
+            raise ValueError(f'{where}: rough must be true or false, got '
+                             f'{prompt["rough"]!r}')
         segm = prompt.get('segmentation')
         if segm is not None:
             # the (rough) prompt the system was given

@@ -663,6 +663,10 @@ def test_rough_flag_of_drawn_prompts(flag_checkpoint):
     assert session.prompt(mask, rough=True)[0]['masks'] == drawn['masks']
     called = flagged(GOOD, prompt=box, prompt_rough=True)['predictions'][0]
     assert called['masks'] == drawn['masks']
+    # the result says what the model was told
+    assert drawn['prompt']['rough'] is True
+    assert called['prompt']['rough'] is True
+    assert 'rough' not in picked['prompt']
     assert flagged.prompt(GOOD, mask, rough=True)[0]['masks'] == \
         drawn['masks']
     # one flag per prompt; the two share a decoder pass

@@ -465,6 +465,54 @@ def test_transform_gives_rough_prompts(tmp_path):
     assert not (decode(strokes[0]) & ~MASKS[42]).any()
 
 
+@pytest.mark.parametrize('rough', [None, False])
+def test_prediction_file_records_what_the_model_was_told(tmp_path, rough):
+    """A drill-down prompt entry of the prediction file has ``rough: true``
+    iff the model was told the prompt is rough (absent: told exact), beside
+    the perturbation and the prompt it was given; a non-boolean ``rough``
+    is refused with the prompt's id."""
+    import json
+
+    import torch
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData
+
+    from mmaims.datasets import HierarchicalCocoDataset
+    from mmaims.datasets.transforms import LoadDrillDownPrompts
+    from mmaims.structures import load_predictions, samples_to_predictions
+    ann_file = str(tmp_path / 'gt.json')
+    with open(ann_file, 'w') as f:
+        json.dump(_gt_dict(), f)
+    info = HierarchicalCocoDataset(
+        ann_file=ann_file, test_mode=True,
+        check_image_files=False).get_data_info(1)
+    files = {}
+    for tag, transform in (('exact', LoadDrillDownPrompts()),
+                           ('box',
+                            LoadDrillDownPrompts(
+                                perturbation='box', rough=rough))):
+        sample = DetDataSample(
+            metainfo=dict(
+                img_id=info['img_id'],
+                ori_shape=(H, W),
+                drill_down_prompts=transform(
+                    dict(info))['drill_down_prompts']))
+        sample.pred_prompted_instances = InstanceData(
+            masks=torch.zeros((0, H, W), dtype=torch.bool),
+            scores=torch.zeros(0),
+            prompt_index=torch.zeros(0, dtype=torch.long))
+        files[tag] = samples_to_predictions([sample])
+    exact, box = (files[tag]['prompts'][0] for tag in ('exact', 'box'))
+    assert 'rough' not in exact and 'segmentation' not in exact
+    assert box['perturbation'] == 'box' and 'segmentation' in box
+    assert box.get('rough') is (True if rough is None else None)
+    assert load_predictions(files['box'], _gt_dict())['prompts'][0].get(
+        'rough') == box.get('rough')
+    files['box']['prompts'][0]['rough'] = 'yes'
+    with pytest.raises(ValueError, match='prompt id 1 .*rough must be true'):
+        load_predictions(files['box'], _gt_dict())
+
+
 def test_metric_with_rough_prompts_and_an_image_without_prompts(tmp_path):
     """Images without prompts do not make the perturbation tags differ."""
     import json
