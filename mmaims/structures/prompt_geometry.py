@@ -12,6 +12,8 @@ prompt at the mask-logit size. Every conversion is here:
 - :func:`snap_prompt`: a rough prompt to the predicted mask it matches;
 - :func:`entity_clip_region`: a rough prompt to the region its children
   are cut to (``prompt_clip='entities'``);
+- :func:`clip_children`: children cut to a prompt as
+  ``test_cfg.prompt_clip`` says (the post-processor's step);
 - :func:`rough_flags`: the rough-prompt flags of a batch of prompts;
 - :func:`prompt_to_input`: original image -> padded network input (the
   detector's prompt inference);
@@ -38,6 +40,8 @@ RoughLike = Union[None, bool, Sequence[bool]]
 #: one-step reference of drill-down evaluation and the post-processor's
 #: ``prompt_clip='inside'`` both use it.
 INSIDE_FRACTION = 0.5
+#: ``test_cfg.prompt_clip`` values (:func:`clip_children`)
+PROMPT_CLIP_MODES = ('hard', 'margin', 'entities', 'inside', 'none')
 
 
 class BoxPrompt(NamedTuple):
@@ -231,6 +235,45 @@ def entity_clip_region(prompt: PromptLike,
     inside = (segments & region).flatten(1).sum(1)
     taken = (area > 0) & (inside >= INSIDE_FRACTION * area)
     return region | segments[taken].any(0)
+
+
+def clip_children(masks: Tensor, prompt: Tensor, clip: str,
+                  margin: int) -> Tuple[Tensor, Tensor]:
+    """Cut the children of a prompt to it as ``test_cfg.prompt_clip``
+    says.
+
+    ``'hard'`` cuts them at the prompt, ``'margin'`` at the prompt grown by
+    ``margin`` pixels, ``'entities'`` at its region (the caller passes
+    :func:`entity_clip_region` as ``prompt``); ``'inside'`` keeps whole the
+    masks at least :data:`INSIDE_FRACTION` inside the prompt and drops the
+    others; ``'none'`` keeps every mask whole.
+
+    Args:
+        masks (Tensor): Bool (N, h, w) children.
+        prompt (Tensor): Bool (h, w) prompt (or ``'entities'`` region).
+        clip (str): One of :data:`PROMPT_CLIP_MODES`.
+        margin (int): Pixels of ``'margin'``.
+
+    Returns:
+        tuple[Tensor, Tensor]: The (cut) masks, and which of them are kept
+        (bool (N,): non-empty before the cut and, with ``'inside'``,
+        mostly inside the prompt).
+
+    Raises:
+        ValueError: Unknown ``clip``.
+    """
+    kept = masks.flatten(1).any(1)
+    if clip in ('hard', 'entities'):
+        masks = masks & prompt[None]
+    elif clip == 'margin':
+        masks = masks & grow_mask(prompt, margin)[None]
+    elif clip == 'inside':
+        kept &= (masks & prompt[None]).flatten(1).sum(1) >= \
+            INSIDE_FRACTION * masks.flatten(1).sum(1)
+    elif clip != 'none':
+        raise ValueError(f'prompt_clip must be one of {PROMPT_CLIP_MODES}, '
+                         f'got {clip!r}')
+    return masks, kept
 
 
 def rough_flags(rough: RoughLike, num: int) -> List[bool]:

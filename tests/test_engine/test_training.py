@@ -480,3 +480,94 @@ def test_cut_to_truth_on_a_hand_made_case(load_tool):
     np.testing.assert_array_equal(masks[0], table)
     grown = perturb_prompt(eroded, dict(type='dilate', k=3))
     np.testing.assert_array_equal(masks[1], table | floor | grown)
+
+
+def test_clip_ceiling_on_a_hand_made_case(load_tool):
+    """A table (a 10 x 8 px top and a long 3 px leg) on a 3 px floor, a
+    relation prompt eroded by 3 px: the leg and the floor are gone from
+    the prompt, 8 pixels of the top are left. The
+    true children cut by each clip are scored as drill-down output: an
+    entity is found iff the cut keeps at least 3/4 of it (the IoU of a
+    sub-mask with its mask)."""
+    import numpy as np
+
+    from mmaims.evaluation.functional import FederatedGroundTruth
+    from mmaims.evaluation.functional.drill_down import drill_key
+    from mmaims.structures import encode_mask
+    from mmaims.structures.prompt_perturbation import perturb_prompt
+    tool = load_tool('analysis_tools/drill_down_robustness.py')
+    table = np.zeros((40, 24), dtype=bool)
+    table[2:10, 4:14] = True
+    table[10:34, 6:9] = True
+    floor = np.zeros_like(table)
+    floor[34:37, :] = True
+    gt = FederatedGroundTruth(
+        dict(
+            images=[
+                dict(id=1, height=40, width=24, levels=['entity', 'relation'])
+            ],
+            annotations=[
+                dict(id=i, image_id=1, level='entity', iscrowd=0,
+                     segmentation=encode_mask(m))
+                for i, m in ((1, table), (2, floor))
+            ] + [
+                dict(id=3, image_id=1, level='relation', iscrowd=0,
+                     entity_ids=[1, 2], segmentation=encode_mask(table
+                                                                 | floor))
+            ]))
+    erode = dict(type='erode', k=3)
+    eroded = perturb_prompt(table | floor, erode)
+    assert eroded.sum() == 8 and not eroded[10:].any()
+
+    def ceiling(clip, spec=erode, margin=3):
+        metrics = tool.clip_ceiling(gt, spec, 0, clip, margin)
+        key = drill_key('drill', 'entity', 'R@0.75',
+                        tool.perturbation_tag(spec))
+        return metrics[key], metrics['entity_missing']
+
+    def found(region):
+        return np.mean([(m & region).sum() >= 0.75 * m.sum()
+                        for m in (table, floor)])
+
+    grown = perturb_prompt(eroded, dict(type='dilate', k=3))
+    # the top grown back is 80 of the table's 152 pixels: not found
+    assert found(eroded) == found(grown) == 0
+    assert ceiling('hard') == (0.0, 0.5)  # no pixel of the floor left
+    assert ceiling('margin') == (0.0, 0.5)
+    # with the true entities the region takes the table back (more than
+    # half of it lies in the grown prompt), not the floor; 'inside' keeps
+    # neither whole (8 of 152 pixels in the prompt)
+    assert ceiling('entities') == (0.5, 0.5)
+    assert ceiling('inside') == (0.0, 0.5)
+    assert ceiling('none') == (1.0, 0.5)
+    assert ceiling('hard', dict(type='exact')) == (1.0, 0.0)
+    # the image has no part prompt
+    metrics = tool.clip_ceiling(gt, erode, 0, 'hard', 3)
+    assert metrics['part_missing'] == -1.0
+    # through the command line: no model, the config's clip
+    with pytest.raises(SystemExit):
+        tool.parse_args([TINY_CONFIG, 'x.pth', '--ceiling'])
+    with pytest.raises(SystemExit):
+        tool.parse_args([TINY_CONFIG])
+
+
+def test_clip_ceiling_table(tiny_config, load_tool):
+    """``--ceiling`` on the tiny split: exact prompts are met in full
+    whatever the clip; a prompt eroded by 1 px cut by the hard clip loses
+    children that the unclipped truth keeps."""
+    tool = load_tool('analysis_tools/drill_down_robustness.py')
+
+    def rows(clip):
+        table = tool.main([
+            tiny_config, '--ceiling', '--perturbations', 'exact', 'erode:1',
+            '--cfg-options', f'model.test_cfg.prompt_clip={clip}'
+        ])
+        lines = table.splitlines()
+        assert f'R@0.75 ceiling ({clip})' in lines[0]
+        return [[c.strip() for c in line.split('|')[1:-1]]
+                for line in lines[2:]]
+
+    hard, none = rows('hard'), rows('none')
+    assert hard[0] == none[0] == ['exact', '1.000', '1.000', '0.000', '0.000']
+    assert none[1][1:3] == ['1.000', '1.000']
+    assert float(hard[1][1]) < 1.0

@@ -180,3 +180,46 @@ def test_entity_clip_region_gives_back_what_an_eroded_prompt_missed():
         entity_clip_region(eroded, big, 3).numpy(), table)
     with pytest.raises(ValueError, match='img 7: the prompt is empty'):
         entity_clip_region(np.zeros_like(table), entities, 3, 'img 7')
+
+
+def test_clip_children_modes():
+    """The post-processor's cut, on the table and floor: children of a
+    prompt over the table's top only (the leg and the floor outside it)."""
+    import torch
+
+    from mmaims.structures.prompt_geometry import clip_children
+    table, floor = _table_and_floor()
+    top = np.zeros_like(table)
+    top[2:10, 4:20] = True
+    children = torch.from_numpy(
+        np.stack([table, floor, table | floor,
+                  np.zeros_like(table)]))
+    prompt = torch.from_numpy(top)
+
+    def run(clip, margin=0):
+        masks, kept = clip_children(children, prompt, clip, margin)
+        return masks.numpy(), kept.tolist()
+
+    masks, kept = run('hard')
+    np.testing.assert_array_equal(masks[0], top)
+    np.testing.assert_array_equal(masks[2], top)
+    assert not masks[1].any() and not masks[3].any()
+    # the floor is kept here (non-empty before the cut); the
+    # post-processor drops masks left empty by their zero score
+    assert kept == [True, True, True, False]
+    masks, kept = run('margin', 2)
+    expected = table & perturb_prompt(top, dict(type='dilate', k=2))
+    np.testing.assert_array_equal(masks[0], expected)
+    assert masks[0][10:12].any() and not masks[0][12:].any()
+    # 'entities': the caller passes the region, cut as 'hard' cuts
+    np.testing.assert_array_equal(run('entities')[0], run('hard')[0])
+    masks, kept = run('inside')
+    np.testing.assert_array_equal(masks, children.numpy())
+    # inside the top: 128 of the table's 158 pixels and of the union's
+    # 254 (just over half), none of the floor's
+    assert kept == [True, False, True, False]
+    masks, kept = run('none')
+    np.testing.assert_array_equal(masks, children.numpy())
+    assert kept == [True, True, True, False]
+    with pytest.raises(ValueError, match="prompt_clip must be one of"):
+        run('loose')

@@ -20,7 +20,12 @@ TRUE prompt mask (no clip computed from the image can do better);
 ``--cut-to-truth entities`` cuts it to the region of
 ``prompt_clip='entities'`` computed with the image's true entity masks
 instead of the one-step ones. R@0.75 is that of such a clip; the scores
-(so the mAP) stay those of the uncut masks.
+(so the mAP) stay those of the uncut masks. ``--ceiling`` runs no model
+(give no checkpoint): the TRUE children of each rough prompt, cut to it as
+the config's ``prompt_clip`` says (``'entities'`` with the true entity
+masks), are scored as the drill-down output: the R@0.75 no model can
+exceed with that clip, and the share of children of which the rough
+prompt has no pixel.
 
 For each perturbation the config's test split is evaluated with
 ``LoadDrillDownPrompts(perturbation=...)`` (the model gets the rough
@@ -49,14 +54,18 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from ablation_table import emit  # noqa: E402
 from benchmark_drill_down import evaluate  # noqa: E402
 
-from mmaims.datasets.transforms.load_drill_down_prompts import \
-    exact_drill_down_prompts  # noqa: E402
+from mmaims.datasets.transforms.load_drill_down_prompts import (  # noqa
+    LoadDrillDownPrompts, exact_drill_down_prompts)
+from mmaims.evaluation.functional import (  # noqa: E402
+    MAX_DETS, FederatedGroundTruth)
+from mmaims.evaluation.functional.drill_down import (  # noqa: E402
+    drill_key, evaluate_image_prompts, summarize_prompts)
 from mmaims.registry import DATASETS, METRICS, MODELS  # noqa: E402
-from mmaims.structures import decode_rle  # noqa: E402
+from mmaims.structures import ENTITY, decode_rle, encode_mask  # noqa: E402
 from mmaims.structures.drill_down import DRILL_DOWN_PROMPT_TYPES  # noqa
-from mmaims.structures.fields import link_type  # noqa: E402
-from mmaims.structures.prompt_geometry import \
-    entity_clip_region  # noqa: E402
+from mmaims.structures.fields import LINK_TYPES, link_type  # noqa: E402
+from mmaims.structures.prompt_geometry import (  # noqa: E402
+    clip_children, entity_clip_region)
 from mmaims.structures.prompt_perturbation import (  # noqa: E402
     PERTURBATIONS, perturbation_tag)
 from mmaims.utils import (register_all_modules,  # noqa: E402
@@ -87,7 +96,9 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
     parser.add_argument(
-        'checkpoints', nargs='+', help='one or more (e.g. one per seed)')
+        'checkpoints',
+        nargs='*',
+        help='one or more (e.g. one per seed); none with --ceiling')
     parser.add_argument(
         '--perturbations',
         nargs='+',
@@ -109,7 +120,18 @@ def parse_args(argv=None):
         help='diagnostic: children predicted with prompt_clip=none, cut '
         'afterwards to the true prompt mask, or to the prompt_clip='
         '"entities" region made with the true entity masks')
-    return parser.parse_args(argv)
+    parser.add_argument(
+        '--ceiling',
+        action='store_true',
+        help='diagnostic, no model: the true children cut to each rough '
+        'prompt by the configured prompt_clip, scored as drill-down output')
+    args = parser.parse_args(argv)
+    if args.ceiling and (args.checkpoints or args.cut_to_truth):
+        parser.error('--ceiling runs no model: give no checkpoint and no '
+                     '--cut-to-truth')
+    if not args.ceiling and not args.checkpoints:
+        parser.error('give at least one checkpoint (or --ceiling)')
+    return args
 
 
 def _cell(values: list) -> str:
@@ -120,6 +142,14 @@ def _cell(values: list) -> str:
     if len(values) > 1:
         text += f' ± {np.std(values):.3f}'
     return text
+
+
+def _stack(rles: list, shape: tuple) -> torch.Tensor:
+    """Bool (N, H, W) tensor of the RLE masks (N may be 0)."""
+    masks = np.zeros((0, *shape), bool)
+    if rles:
+        masks = np.stack([decode_rle(rle) for rle in rles]).astype(bool)
+    return torch.from_numpy(masks)
 
 
 def cut_to_truth(outputs, rows, dataset, mode: str, margin: int):
@@ -139,15 +169,10 @@ def cut_to_truth(outputs, rows, dataset, mode: str, margin: int):
                 for prompt, mask in exact_drill_down_prompts(info)
             }
         else:
-            entities = [
-                decode_rle(inst['mask']).astype(bool)
-                for inst in info['instances']
-                if inst['level'] == 'entity' and not inst['ignore_flag']
-            ]
-            shape = decode_rle(prompts[0]['mask']).shape
-            entities = torch.from_numpy(
-                np.stack(entities) if entities else np.zeros((0, *shape),
-                                                             bool))
+            entities = _stack([
+                inst['mask'] for inst in info['instances']
+                if inst['level'] == ENTITY and not inst['ignore_flag']
+            ], (info['height'], info['width']))
         inst = sample.pred_prompted_instances
         masks = inst.masks.clone()
         for index, prompt in enumerate(prompts):
@@ -163,6 +188,91 @@ def cut_to_truth(outputs, rows, dataset, mode: str, margin: int):
     return outputs
 
 
+def clip_ceiling(gt: FederatedGroundTruth, spec: dict, seed: int, clip: str,
+                 margin: int) -> dict:
+    """The drill-down metrics of the true children of each rough prompt
+    cut to it by ``clip`` (``'entities'``: the region made with the true
+    entity masks), as if a model had output them (score 1); see the module
+    docstring.
+
+    Args:
+        gt (FederatedGroundTruth): The split's ground truth (the metric's).
+        spec (dict): The perturbation (``LoadDrillDownPrompts``).
+        seed (int): Its seed.
+        clip (str): ``test_cfg.prompt_clip``.
+        margin (int): ``test_cfg.prompt_clip_margin``.
+
+    Returns:
+        dict: The drill-down keys of
+        :func:`mmaims.evaluation.functional.drill_down.summarize_prompts`
+        (``drill_*``; the ``restricted_*`` reference has no one-step
+        output here) and, per child level, ``{child}_missing``: the share
+        of non-crowd children of which the rough prompt has no pixel.
+    """
+    load = LoadDrillDownPrompts(perturbation=spec, seed=seed)
+    per_image, missing = [], {link.child: [] for link in LINK_TYPES}
+    for img_id in gt.image_ids:
+        image = gt.images[img_id]
+        shape = (image.height, image.width)
+        level = image.masks.get(ENTITY, dict(rles=[], crowd=[]))
+        entities = _stack([
+            rle
+            for rle, crowd in zip(level['rles'], level['crowd']) if not crowd
+        ], shape)
+        preds = dict(prompted={}, prompt_masks={})
+        for link in LINK_TYPES:
+            children = image.masks.get(link.child)
+            preds['prompted'][link.name] = outputs = {}
+            preds['prompt_masks'][link.name] = given = {}
+            for ann_id, prompt in image.prompts.get(link.name, {}).items():
+                given[ann_id] = load.prompt_mask(prompt['rle'], img_id, ann_id)
+                rough = torch.from_numpy(
+                    decode_rle(given[ann_id]).astype(bool))
+                region = entity_clip_region(
+                    rough, entities, margin) if clip == 'entities' else rough
+                rows = [
+                    i for i in prompt['targets'] if not children['crowd'][i]
+                ]
+                truth = _stack([children['rles'][i] for i in rows], shape)
+                missing[link.child].extend(
+                    (~(truth & rough).flatten(1).any(1)).tolist())
+                cut, kept = clip_children(truth, region, clip, margin)
+                kept &= cut.flatten(1).any(1)
+                outputs[ann_id] = dict(
+                    rles=[encode_mask(m.numpy()) for m in cut[kept]],
+                    scores=np.ones(int(kept.sum())))
+        per_image.append(evaluate_image_prompts(image, preds, True, MAX_DETS))
+    metrics = summarize_prompts(per_image, True, perturbation_tag(spec))
+    for child, values in missing.items():
+        metrics[f'{child}_missing'] = float(
+            np.mean(values)) if values else -1.0
+    return metrics
+
+
+def ceiling_table(cfg: Config, args) -> str:
+    """``--ceiling``: one row per perturbation (``clip_ceiling``)."""
+    model = MODELS.build(cfg.model)
+    clip = model.post_processor.prompt_clip_mode()
+    margin = model.post_processor.prompt_clip_margin()
+    gt = FederatedGroundTruth.from_file(cfg.test_evaluator.ann_file)
+    children = [link_type(t).child for t in DRILL_DOWN_PROMPT_TYPES]
+    header = ['prompt'] + [
+        f'{_PLURAL[c]} R@0.75 ceiling ({clip})' for c in children
+    ] + [f'{_PLURAL[c]} with no pixel in the prompt' for c in children]
+    rows = []
+    for spec in args.perturbations:
+        tag = perturbation_tag(spec)
+        metrics = clip_ceiling(gt, spec, args.seed, clip, margin)
+        rows.append([tag or 'exact'] + [
+            _cell([metrics[drill_key('drill', c, 'R@0.75', tag)]])
+            for c in children
+        ] + [_cell([metrics[f'{c}_missing']]) for c in children])
+        print(' | '.join(rows[-1]), flush=True)
+    lines = ['| ' + ' | '.join(r) + ' |' for r in [header] + rows]
+    lines.insert(1, '|' + '---|' * len(header))
+    return emit('\n'.join(lines) + '\n', args.out)
+
+
 def main(argv=None) -> str:
     args = parse_args(argv)
     register_all_modules()
@@ -170,6 +280,8 @@ def main(argv=None) -> str:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    if args.ceiling:
+        return ceiling_table(cfg, args)
     if args.cut_to_truth:
         cfg.merge_from_dict({'model.test_cfg.prompt_clip': 'none'})
     models = []

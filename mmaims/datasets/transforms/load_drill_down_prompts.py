@@ -108,15 +108,28 @@ class LoadDrillDownPrompts(BaseTransform):
                 type=prompt.type,
                 ann_id=prompt.ann_id,
                 prompt_type=prompt.prompt_type,
-                mask=self._rough(mask, results.get('img_id', 0),
-                                 prompt.ann_id),
+                mask=self.prompt_mask(mask, results.get('img_id', 0),
+                                      prompt.ann_id),
                 perturbation=self.tag,
                 rough=self.rough)
             for prompt, mask in exact_drill_down_prompts(results)
         ]
         return results
 
-    def _rough(self, rle: dict, img_id: int, ann_id: int) -> dict:
+    def prompt_mask(self, rle: dict, img_id: int, ann_id: int) -> dict:
+        """The prompt the model is given for an exact prompt mask: the
+        mask itself, or its perturbation, seeded by (``seed``, image id,
+        annotation id) so that every run and checkpoint gets the same.
+
+        Args:
+            rle (dict): The exact prompt mask (RLE).
+            img_id (int): Its image.
+            ann_id (int): The prompted annotation (entity or relation).
+
+        Returns:
+            dict: ``rle`` itself for exact prompts, else the perturbed
+            mask as a compressed RLE.
+        """
         if not self.tag:
             return rle
         seed: Optional[list] = [self.seed, int(img_id), int(ann_id)]

@@ -10,14 +10,12 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmaims.registry import MODELS
-from mmaims.structures import (check_level, grow_mask, make_nonoverlap,
-                               mask_bboxes)
-from mmaims.structures.prompt_geometry import INSIDE_FRACTION, prompt_to_output
+from mmaims.structures import check_level, make_nonoverlap, mask_bboxes
+from mmaims.structures.prompt_geometry import (PROMPT_CLIP_MODES,
+                                               clip_children, prompt_to_output)
 from ..layers import DecoderOutput
 
 LevelValue = Union[int, float, bool, Dict[str, Union[int, float, bool]]]
-#: ``test_cfg.prompt_clip`` values
-PROMPT_CLIP_MODES = ('hard', 'margin', 'entities', 'inside', 'none')
 #: Default of every ``test_cfg`` key the post-processor reads
 #: (level-valued: ``max_per_image``, ``score_thr``, ``nonoverlap``).
 TEST_CFG_DEFAULTS = dict(
@@ -299,17 +297,9 @@ class AIMSPostProcessor(BaseModule):
                 mode='bilinear',
                 align_corners=False)
         masks = masks[0]
-        clip = self.prompt_clip_mode(meta.get('prompt_clip'))
-        binary = masks > 0
-        inside = binary.flatten(1).any(1)
-        if clip in ('hard', 'entities'):
-            binary = binary & prompt[None]
-        elif clip == 'margin':
-            grown = grow_mask(prompt, self.prompt_clip_margin())
-            binary = binary & grown[None]
-        elif clip == 'inside':
-            inside = (binary & prompt[None]).flatten(1).sum(1) >= \
-                INSIDE_FRACTION * binary.flatten(1).sum(1)
+        binary, inside = clip_children(
+            masks > 0, prompt, self.prompt_clip_mode(meta.get('prompt_clip')),
+            self.prompt_clip_margin())
         probs = masks.sigmoid() * binary
         mask_scores = probs.flatten(1).sum(1) / (
             binary.flatten(1).sum(1) + 1e-6)
