@@ -13,13 +13,20 @@ Prompt inference (split the region of a mask with one decoder)::
     python demo/image_demo.py photo.jpg CONFIG --weights CKPT \
         --prompt-box 40 60 180 150 --prompt-decoder part --out-dir out
 
-Rough prompts (a box, a loose mask): snap the prompt to the one-step mask
-it matches and clip the parts to it grown by 3 px (docs/inference.md,
-"Rough prompts")::
+Rough prompts (a box, a loose mask, strokes): a model trained for them
+and the clip measured best for that kind of prompt (README table,
+docs/inference.md "Rough prompts"), e.g. a box cut at the box, and strokes
+over an entity cut at them grown by 3 px with the one-step entities mostly
+inside::
 
-    python demo/image_demo.py photo.jpg CONFIG --weights CKPT \
-        --prompt-box 40 60 180 150 --cfg-options \
-        model.test_cfg.prompt_snap=True model.test_cfg.prompt_clip=margin
+    python demo/image_demo.py photo.jpg \
+        configs/aims/aims_r18_synthetic_rough_ring_fr.py --weights CKPT \
+        --prompt-box 40 60 180 150 \
+        --cfg-options model.test_cfg.prompt_clip=hard
+    python demo/image_demo.py photo.jpg \
+        configs/aims/aims_r18_synthetic_rough_ring_fr.py --weights CKPT \
+        --prompt strokes.png \
+        --cfg-options model.test_cfg.prompt_clip=entities
 
 CropFormer (entity masks only, no prompts)::
 

@@ -71,8 +71,8 @@ CLIP_CHOICES = (
     ('at the region grown by a few pixels (margin; regions drawn inside '
      'the object)', 'margin'),
     ('at the region grown, with the predicted entities mostly inside it '
-     '(entities; regions drawn inside objects with thin pieces)',
-     'entities'),
+     '(entities; strokes over an entity, regions drawn inside objects '
+     'with thin pieces)', 'entities'),
     ('keep masks mostly inside the region whole (inside)', 'inside'),
     ('nowhere (none)', 'none'),
 )
