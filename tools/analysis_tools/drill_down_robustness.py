@@ -24,8 +24,9 @@ instead of the one-step ones. R@0.75 is that of such a clip; the scores
 (give no checkpoint): the TRUE children of each rough prompt, cut to it as
 the config's ``prompt_clip`` says (``'entities'`` with the true entity
 masks), are scored as the drill-down output: the R@0.75 no model can
-exceed with that clip, and the share of children of which the rough
-prompt has no pixel.
+exceed with that clip (with ``'entities'``: what the rule gives with
+perfect one-step entities, not a bound), and the share of children of
+which the rough prompt has no pixel.
 
 For each perturbation the config's test split is evaluated with
 ``LoadDrillDownPrompts(perturbation=...)`` (the model gets the rough
