@@ -65,8 +65,18 @@ PROMPT_DECODER_CHOICES = (
     ('relation: split two touching entities into the two', RELATION),
     ('entity: split a region into entities', ENTITY),
 )
-#: (label, test_cfg.prompt_clip mode) of the page's clip choice
+#: the clip of the page's ``'auto'`` choice by where the region comes
+#: from: a selected (predicted) mask is exact and a box holds its object,
+#: so cutting at them loses nothing; ``hard`` is the best measured for both
+#: with every model of docs/inference.md ("Rough prompts"). A brushed
+#: region or a mask file (drawn any way) takes the model's
+#: ``test_cfg.prompt_clip``.
+AUTO_CLIPS = {'selection': 'hard', 'box': 'hard'}
+#: (label, test_cfg.prompt_clip mode) of the page's clip choice; ``'auto'``
+#: resolves with :data:`AUTO_CLIPS`
 CLIP_CHOICES = (
+    ('by where the region comes from (auto: at a selected mask or a box, '
+     "else as the model's test_cfg.prompt_clip)", 'auto'),
     ('at the region (hard; precise masks, boxes)', 'hard'),
     ('at the region grown by a few pixels (margin; regions drawn inside '
      'the object)', 'margin'),
@@ -441,13 +451,16 @@ class DrillDownApp:
                 f'of {len(hits)} {self.level} mask(s) at ({col}, {row})).')
 
     @_action
-    def drill_down(self, progress: Optional[ProgressFn] = None) -> PageView:
+    def drill_down(self,
+                   clip: Optional[str] = None,
+                   progress: Optional[ProgressFn] = None) -> PageView:
         """Split the selected mask into the next level down, on the cached
         image features: an entity into its parts, a relation into its
         entities (the model's ``prompt_decoders`` of ``one_entity`` and
         ``two_entities``).
 
         Args:
+            clip (str, optional): See :meth:`drill_down_brush`.
             progress (callable, optional): ``progress(fraction, text)``.
 
         Returns:
@@ -475,6 +488,7 @@ class DrillDownApp:
             decoder,
             source='selection',
             parent=self.selected,
+            clip=clip,
             progress=progress)
 
     @_action
@@ -496,8 +510,9 @@ class DrillDownApp:
                 as the model's ``test_cfg.prompt_snap``.
             clip (str, optional): Where the children are cut
                 (``AIMSImageSession.prompt``): ``'hard'``, ``'margin'``,
-                ``'entities'``, ``'inside'`` or ``'none'``; None: as the
-                model's ``test_cfg.prompt_clip``.
+                ``'entities'``, ``'inside'`` or ``'none'``; ``'auto'``: by
+                where the region comes from (:data:`AUTO_CLIPS`); None: as
+                the model's ``test_cfg.prompt_clip``.
             progress (callable, optional): ``progress(fraction, text)``.
 
         Returns:
@@ -595,6 +610,8 @@ class DrillDownApp:
         and a mask file are taken as exact."""
         progress = progress or (lambda fraction, text: None)
         check_decoder(decoder, self.model)
+        if clip == 'auto':
+            clip = AUTO_CLIPS.get(source)
         progress(0.2, f'Drill-down with the {decoder} decoder')
         # the prompt as the session sees it: a box rasterised, a mask of
         # another size resized (with a warning); kept to be drawn
@@ -1120,11 +1137,12 @@ def build_page(app: DrillDownApp):
             run(page, lambda: page.click((x + 0.5) / scale,
                                          (y + 0.5) / scale)))
 
-    def on_drill(state, progress=gr.Progress()):
+    def on_drill(state, clip, progress=gr.Progress()):
         page = page_of(state)
         return outputs(
             page,
-            run(page, lambda: page.drill_down(progress=progress_fn(progress))))
+            run(page, lambda: page.drill_down(
+                clip=clip, progress=progress_fn(progress))))
 
     def on_own_region(method: str) -> Callable:
         """The handler of a drill-down on the user's own region: brush,
@@ -1221,8 +1239,9 @@ def build_page(app: DrillDownApp):
                 elem_id='snap')
             clip = gr.Radio(
                 CLIP_CHOICES,
-                value=app.model.post_processor.prompt_clip_mode(),
-                label='Cut the children',
+                value='auto',
+                label='Cut the children (of a drill-down on a selection '
+                'too)',
                 elem_id='clip')
             with gr.Row():
                 with gr.Column():
@@ -1271,7 +1290,7 @@ def build_page(app: DrillDownApp):
         level.change(on_level, [state, level], shown)
         score_thr.release(on_score_thr, [state, score_thr], shown)
         overlay.select(on_click, [state], shown)
-        drill_button.click(on_drill, [state], shown)
+        drill_button.click(on_drill, [state, clip], shown)
         brush_button.click(on_drill_brush, [state, brush, decoder, snap, clip],
                            shown)
         mask_button.click(on_drill_mask,

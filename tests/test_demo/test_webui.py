@@ -338,6 +338,49 @@ def test_clip_choice_cuts_the_children_as_the_session(loaded):
     assert view.severity == 'error' and 'prompt_clip' in view.message
 
 
+def test_auto_clip_by_where_the_region_comes_from(loaded, tmp_path,
+                                                  monkeypatch):
+    """``clip='auto'`` (the page's default) cuts the children of a
+    selected mask and of a box at the region (``hard``) and leaves a
+    brushed region and a mask file to the model's ``test_cfg.prompt_clip``
+    (here ``margin``); another choice reaches the session as it is, for a
+    selection too."""
+    app = loaded
+    monkeypatch.setitem(app.model.post_processor.test_cfg, 'prompt_clip',
+                        'margin')
+    told = []
+    prompt = app.session.prompt
+
+    def record(*args, **kwargs):
+        told.append(kwargs['clip'])
+        return prompt(*args, **kwargs)
+
+    monkeypatch.setattr(app.session, 'prompt', record)
+    region = np.zeros((128, 128), bool)
+    region[70:110, 10:50] = True
+    path = str(tmp_path / 'region.png')
+    cv2.imwrite(path, region.astype(np.uint8) * 255)
+    x, y = a_pixel_with_overlap(app, 'entity')
+    app.click(x, y)
+    views = [
+        app.drill_down(clip='auto'),
+        app.drill_down_box('10, 20, 60, 90', 'part', clip='auto'),
+        app.drill_down_brush(region, 'part', clip='auto'),
+        app.drill_down_mask(path, 'part', clip='auto'),
+        app.drill_down(clip='margin'),
+        app.drill_down(),
+    ]
+    assert [v.severity for v in views] == ['info'] * 6
+    assert told == ['hard', 'hard', None, None, 'margin', None]
+    # what the session then gives: the box cut at the box, not at the
+    # model's margin
+    app.drill_down_box('10, 20, 60, 90', 'part', clip='auto')
+    box = (10, 20, 60, 90)
+    hard = prompt(box, clip='hard', rough=True)[0]['masks']
+    assert app.drill['result']['masks'] == hard
+    assert prompt(box, rough=True)[0]['masks'] != hard
+
+
 def test_drawn_prompts_are_rough_picked_ones_exact(loaded, tmp_path,
                                                    monkeypatch):
     """A brushed region and a box reach the session as drawn
