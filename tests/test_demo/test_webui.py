@@ -338,6 +338,25 @@ def test_clip_choice_cuts_the_children_as_the_session(loaded):
     assert view.severity == 'error' and 'prompt_clip' in view.message
 
 
+def record_session_calls(app, monkeypatch, tmp_path, key):
+    """Record the ``key`` argument of every ``session.prompt`` call of the
+    page; returns the list, the unpatched ``session.prompt``, and a region
+    (array) with the same region as a PNG file."""
+    told = []
+    prompt = app.session.prompt
+
+    def record(*args, **kwargs):
+        told.append(kwargs[key])
+        return prompt(*args, **kwargs)
+
+    monkeypatch.setattr(app.session, 'prompt', record)
+    region = np.zeros((128, 128), bool)
+    region[70:110, 10:50] = True
+    path = str(tmp_path / 'region.png')
+    cv2.imwrite(path, region.astype(np.uint8) * 255)
+    return told, prompt, region, path
+
+
 def test_auto_clip_by_where_the_region_comes_from(loaded, tmp_path,
                                                   monkeypatch):
     """``clip='auto'`` (the page's default) cuts the children of a
@@ -348,18 +367,8 @@ def test_auto_clip_by_where_the_region_comes_from(loaded, tmp_path,
     app = loaded
     monkeypatch.setitem(app.model.post_processor.test_cfg, 'prompt_clip',
                         'margin')
-    told = []
-    prompt = app.session.prompt
-
-    def record(*args, **kwargs):
-        told.append(kwargs['clip'])
-        return prompt(*args, **kwargs)
-
-    monkeypatch.setattr(app.session, 'prompt', record)
-    region = np.zeros((128, 128), bool)
-    region[70:110, 10:50] = True
-    path = str(tmp_path / 'region.png')
-    cv2.imwrite(path, region.astype(np.uint8) * 255)
+    told, prompt, region, path = record_session_calls(app, monkeypatch,
+                                                      tmp_path, 'clip')
     x, y = a_pixel_with_overlap(app, 'entity')
     app.click(x, y)
     views = [
@@ -386,18 +395,8 @@ def test_drawn_prompts_are_rough_picked_ones_exact(loaded, tmp_path,
     """A brushed region and a box reach the session as drawn
     (``rough=True``), a selected mask and a mask file as exact."""
     app = loaded
-    told = []
-    prompt = app.session.prompt
-
-    def record(*args, **kwargs):
-        told.append(kwargs['rough'])
-        return prompt(*args, **kwargs)
-
-    monkeypatch.setattr(app.session, 'prompt', record)
-    region = np.zeros((128, 128), bool)
-    region[70:110, 10:50] = True
-    path = str(tmp_path / 'region.png')
-    cv2.imwrite(path, region.astype(np.uint8) * 255)
+    told, _, region, path = record_session_calls(app, monkeypatch, tmp_path,
+                                                 'rough')
     views = [
         select_entity_with_parts(app),  # drills into the selection
         app.drill_down_brush(region, 'part'),
