@@ -41,6 +41,7 @@ import numpy as np
 
 import mmaims
 from mmaims.apis import AIMSInferencer
+from mmaims.apis.aims_image_session import resolve_clip
 from mmaims.apis.inputs import load_prompt
 from mmaims.apis.outputs import check_decoder, check_promptable
 from mmaims.structures import (ENTITY, LEVELS, PART, RELATION, build_hierarchy,
@@ -65,18 +66,14 @@ PROMPT_DECODER_CHOICES = (
     ('relation: split two touching entities into the two', RELATION),
     ('entity: split a region into entities', ENTITY),
 )
-#: the clip of the page's ``'auto'`` choice by where the region comes
-#: from: a selected (predicted) mask is exact and a box holds its object,
-#: so cutting at them loses nothing; ``hard`` is the best measured for both
-#: with every model of docs/inference.md ("Rough prompts"). A brushed
-#: region or a mask file (drawn any way) takes the model's
-#: ``test_cfg.prompt_clip``.
-AUTO_CLIPS = {'selection': 'hard', 'box': 'hard'}
-#: (label, test_cfg.prompt_clip mode) of the page's clip choice; ``'auto'``
-#: resolves with :data:`AUTO_CLIPS`
+#: (label, clip mode) of the page's clip choice; ``'auto'``
+#: (``mmaims.apis.aims_image_session.resolve_clip``) cuts at a box and at
+#: a region taken as exact (a selected mask, a mask file), and as the
+#: model's ``test_cfg.prompt_clip`` at a brushed one
 CLIP_CHOICES = (
-    ('by where the region comes from (auto: at a selected mask or a box, '
-     "else as the model's test_cfg.prompt_clip)", 'auto'),
+    ('by where the region comes from (auto: at a selected mask, a mask '
+     "file or a box; a brushed region as the model's test_cfg.prompt_clip)",
+     'auto'),
     ('at the region (hard; precise masks, boxes)', 'hard'),
     ('at the region grown by a few pixels (margin; regions drawn inside '
      'the object)', 'margin'),
@@ -510,9 +507,10 @@ class DrillDownApp:
                 as the model's ``test_cfg.prompt_snap``.
             clip (str, optional): Where the children are cut
                 (``AIMSImageSession.prompt``): ``'hard'``, ``'margin'``,
-                ``'entities'``, ``'inside'`` or ``'none'``; ``'auto'``: by
-                where the region comes from (:data:`AUTO_CLIPS`); None: as
-                the model's ``test_cfg.prompt_clip``.
+                ``'entities'``, ``'inside'`` or ``'none'``; ``'auto'``: at
+                a box or a region taken as exact, as the model's
+                ``test_cfg.prompt_clip`` at a brushed one; None: as the
+                model's ``test_cfg.prompt_clip``.
             progress (callable, optional): ``progress(fraction, text)``.
 
         Returns:
@@ -610,8 +608,8 @@ class DrillDownApp:
         and a mask file are taken as exact."""
         progress = progress or (lambda fraction, text: None)
         check_decoder(decoder, self.model)
-        if clip == 'auto':
-            clip = AUTO_CLIPS.get(source)
+        # resolved on the box itself: the session sees it rasterised
+        clip = resolve_clip(clip, prompt, rough)
         progress(0.2, f'Drill-down with the {decoder} decoder')
         # the prompt as the session sees it: a box rasterised, a mask of
         # another size resized (with a warning); kept to be drawn

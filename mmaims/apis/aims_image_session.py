@@ -14,6 +14,23 @@ from .inputs import PromptInput, is_box, load_prompt
 from .outputs import (check_decoder, check_levels, check_promptable,
                       filter_levels, sample_to_result)
 
+#: The clip of ``clip='auto'`` for a box and for a mask given as exact
+#: (``rough=False``, e.g. a predicted mask): they hold their object, so
+#: cutting at them loses none of it, and ``'hard'`` is the best measured
+#: for both with every model of docs/inference.md ("Rough prompts"). A
+#: mask given as drawn (``rough=True``) takes ``test_cfg.prompt_clip``.
+AUTO_CLIP = 'hard'
+
+
+def resolve_clip(clip: Optional[str], prompt: PromptInput,
+                 rough: bool) -> Optional[str]:
+    """The clip mode of one prompt: ``clip`` itself, or for ``'auto'``
+    :data:`AUTO_CLIP` for a box or an exact mask and None (the config's
+    ``test_cfg.prompt_clip``) for a drawn mask."""
+    if clip != 'auto':
+        return clip
+    return AUTO_CLIP if is_box(prompt) or not rough else None
+
 
 class AIMSImageSession:
     """One image whose features are computed once, for the editing loop.
@@ -130,7 +147,10 @@ class AIMSImageSession:
                 grown by ``test_cfg.prompt_clip_margin`` px),
                 ``'entities'`` (cut at it grown, with the one-step
                 entities mostly inside it), ``'inside'`` or ``'none'``;
-                None: as ``test_cfg.prompt_clip`` says.
+                ``'auto'``: ``'hard'`` for a box or an exact mask, as
+                ``test_cfg.prompt_clip`` says for a drawn one
+                (:func:`resolve_clip`); None: as ``test_cfg.prompt_clip``
+                says.
                 Which helps which kind of prompt is measured in
                 docs/inference.md, "Rough prompts".
             rough (bool): The prompt was drawn (a box, a loose mask,
@@ -150,6 +170,7 @@ class AIMSImageSession:
         mask = self._fit(prompt)
         if prompt_type is None:
             prompt_type = DEFAULT_PROMPT_TYPES.get(decoder)
+        clip = resolve_clip(clip, prompt, rough)
         with torch.no_grad():
             return self.model.predict_prompts(
                 self.feats,
@@ -211,7 +232,8 @@ class AIMSImageSession:
                 default each decoder's.
             return_datasamples (bool): Return ``DetDataSample`` s.
             snap (bool, optional): See :meth:`prompt_sample`.
-            clip (str, optional): See :meth:`prompt_sample`.
+            clip (str, optional): See :meth:`prompt_sample`; with
+                ``'auto'`` each prompt's own.
             rough (bool | Sequence[bool]): See :meth:`prompt_sample`; one
                 for all prompts or one per prompt.
 
@@ -236,19 +258,27 @@ class AIMSImageSession:
             torch.from_numpy(self._fit(prompt, index))
             for index, prompt in enumerate(prompt_list)
         ]
+        clips = [
+            resolve_clip(clip, prompt, flag)
+            for prompt, flag in zip(prompt_list, flags)
+        ]
         samples: List[Optional[DetDataSample]] = [None] * len(masks)
         with torch.no_grad():
-            for name in sorted(set(decoders)):
-                rows = [i for i, d in enumerate(decoders) if d == name]
+            # the prompts of one decoder and one clip mode go together
+            for name, name_clip in sorted(set(zip(decoders, clips)), key=str):
+                rows = [
+                    i for i, group in enumerate(zip(decoders, clips))
+                    if group == (name, name_clip)
+                ]
                 name_type = prompt_type or DEFAULT_PROMPT_TYPES.get(name)
                 outputs = self.model.predict_prompts(
                     self.feats,
                     self.data_sample, [masks[i] for i in rows],
                     name,
                     prompt_type=name_type,
-                    references=self._references(snap, name_type, clip),
+                    references=self._references(snap, name_type, name_clip),
                     snap=snap,
-                    clip=clip,
+                    clip=name_clip,
                     rough=[flags[i] for i in rows])
                 for row, sample in zip(rows, outputs):
                     samples[row] = sample

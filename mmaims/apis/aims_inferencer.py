@@ -412,7 +412,8 @@ class AIMSInferencer(BaseInferencer):
                 ``test_cfg.prompt_snap`` says.
             clip (str, optional): ``'hard'``, ``'margin'``,
                 ``'entities'``, ``'inside'`` or ``'none'`` for these
-                prompts (see
+                prompts, or ``'auto'`` (``'hard'`` for a box or an exact
+                mask, the config's for a drawn one; see
                 :meth:`AIMSImageSession.prompt_sample`); None: as
                 ``test_cfg.prompt_clip`` says.
             rough (bool | Sequence[bool]): The prompts were drawn rather

@@ -326,6 +326,32 @@ def test_clip_per_call_equals_the_same_test_cfg(inferencer, monkeypatch):
         session.prompt(box, clip='soft')
 
 
+def test_auto_clip_per_prompt(inferencer, monkeypatch):
+    """``clip='auto'`` cuts a box and a mask given as exact at the prompt
+    (``hard``) and a mask given as drawn as ``test_cfg.prompt_clip`` says
+    (here ``margin``), each prompt of a batch its own way."""
+    session = inferencer.session(GOOD)
+    post = inferencer.model.post_processor
+    monkeypatch.setattr(post, 'test_cfg',
+                        dict(post.test_cfg, prompt_clip='margin'))
+    box = (6, 4, 40, 30)
+    mask = np.zeros(session.shape, bool)
+    mask[4:30, 6:40] = True
+    results = session.prompt([box, mask, mask],
+                             clip='auto',
+                             rough=[True, False, True])
+    assert results == [
+        session.prompt(box, clip='hard', rough=True)[0],
+        session.prompt(mask, clip='hard')[0],
+        session.prompt(mask, rough=True)[0],
+    ]
+    assert results[1]['masks'] != results[2]['masks']  # hard != margin
+    sample = session.prompt_sample(box, clip='auto', rough=True)
+    assert sample.metainfo['prompt_clip'] == 'hard'
+    assert inferencer.prompt(
+        session, mask, clip='auto', rough=True) == [results[2]]
+
+
 def test_session_clips_to_entities_of_one_cached_one_step(
         inferencer, monkeypatch):
     """``clip='entities'`` takes the one-step entities of the session's

@@ -359,11 +359,11 @@ def record_session_calls(app, monkeypatch, tmp_path, key):
 
 def test_auto_clip_by_where_the_region_comes_from(loaded, tmp_path,
                                                   monkeypatch):
-    """``clip='auto'`` (the page's default) cuts the children of a
-    selected mask and of a box at the region (``hard``) and leaves a
-    brushed region and a mask file to the model's ``test_cfg.prompt_clip``
-    (here ``margin``); another choice reaches the session as it is, for a
-    selection too."""
+    """``clip='auto'`` (the page's default) cuts the children of a box and
+    of a region taken as exact (a selected mask, a mask file) at the
+    region (``hard``) and leaves a brushed region to the model's
+    ``test_cfg.prompt_clip`` (here ``margin``); another choice reaches the
+    session as it is, for a selection too."""
     app = loaded
     monkeypatch.setitem(app.model.post_processor.test_cfg, 'prompt_clip',
                         'margin')
@@ -380,7 +380,7 @@ def test_auto_clip_by_where_the_region_comes_from(loaded, tmp_path,
         app.drill_down(),
     ]
     assert [v.severity for v in views] == ['info'] * 6
-    assert told == ['hard', 'hard', None, None, 'margin', None]
+    assert told == ['hard', 'hard', None, 'hard', 'margin', None]
     # what the session then gives: the box cut at the box, not at the
     # model's margin
     app.drill_down_box('10, 20, 60, 90', 'part', clip='auto')
