@@ -21,12 +21,10 @@ inside::
 
     python demo/image_demo.py photo.jpg \
         configs/aims/aims_r18_synthetic_rough_ring_fr.py --weights CKPT \
-        --prompt-box 40 60 180 150 \
-        --cfg-options model.test_cfg.prompt_clip=hard
+        --prompt-box 40 60 180 150 --prompt-clip hard
     python demo/image_demo.py photo.jpg \
         configs/aims/aims_r18_synthetic_rough_ring_fr.py --weights CKPT \
-        --prompt strokes.png \
-        --cfg-options model.test_cfg.prompt_clip=entities
+        --prompt strokes.png --prompt-rough --prompt-clip entities
 
 CropFormer (entity masks only, no prompts)::
 
@@ -53,6 +51,7 @@ from typing import List, Optional
 from mmengine.config import DictAction
 
 from mmaims.structures import LEVELS
+from mmaims.structures.prompt_geometry import PROMPT_CLIP_MODES
 
 
 def parse_args(argv: Optional[List[str]] = None):
@@ -101,7 +100,15 @@ def parse_args(argv: Optional[List[str]] = None):
         action='store_true',
         help='the prompt was drawn (a box, a loose mask), not picked from '
         'a prediction; read by models trained with the rough-prompt flag '
-        '(aims_r18_synthetic_rough_ring_hr_flag.py)')
+        '(aims_r18_synthetic_rough_ring_hr_flag.py) and by --prompt-clip '
+        'auto')
+    parser.add_argument(
+        '--prompt-clip',
+        choices=PROMPT_CLIP_MODES + ('auto', ),
+        help='where the children are cut (default: the config\'s '
+        'test_cfg.prompt_clip): auto cuts at a box or at a mask not marked '
+        '--prompt-rough (hard) and as the config says at a rough mask; '
+        'docs/inference.md "Rough prompts" measures each')
     parser.add_argument(
         '--device',
         default=None,
@@ -134,9 +141,9 @@ def parse_args(argv: Optional[List[str]] = None):
     if args.prompt_box is not None:
         args.prompt = tuple(args.prompt_box)
     if args.prompt is None and (args.prompt_decoder or args.prompt_type
-                                or args.prompt_rough):
-        parser.error('--prompt-decoder / --prompt-type / --prompt-rough '
-                     'need --prompt or --prompt-box')
+                                or args.prompt_rough or args.prompt_clip):
+        parser.error('--prompt-decoder / --prompt-type / --prompt-rough / '
+                     '--prompt-clip need --prompt or --prompt-box')
     if args.prompt is not None and args.levels is not None:
         parser.error('--levels applies to one-step inference; under a '
                      'prompt the output level is the decoder\'s')
@@ -163,6 +170,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             prompt_decoder=args.prompt_decoder,
             prompt_type=args.prompt_type,
             prompt_rough=args.prompt_rough,
+            prompt_clip=args.prompt_clip,
             batch_size=args.batch_size,
             show=args.show,
             pred_score_thr=args.pred_score_thr,

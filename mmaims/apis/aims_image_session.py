@@ -155,10 +155,10 @@ class AIMSImageSession:
                 docs/inference.md, "Rough prompts".
             rough (bool): The prompt was drawn (a box, a loose mask,
                 strokes) rather than picked (an exact mask, e.g. a
-                predicted one). Only a model trained with the rough-prompt
-                flag (``prompt_encoder.rough_flag``) reads it; a box and
-                the same box as a mask give the same result. Defaults to
-                False.
+                predicted one). A model trained with the rough-prompt
+                flag (``prompt_encoder.rough_flag``) reads it (a box and
+                the same box as a mask give the same result), and
+                ``clip='auto'`` does. Defaults to False.
 
         Returns:
             DetDataSample: A new sample; the decoder's masks are in the

@@ -441,6 +441,7 @@ class AIMSInferencer(BaseInferencer):
                  prompt_decoder: Optional[str] = None,
                  prompt_type: Optional[str] = None,
                  prompt_rough: bool = False,
+                 prompt_clip: Optional[str] = None,
                  batch_size: int = 1,
                  return_vis: bool = False,
                  show: bool = False,
@@ -475,6 +476,10 @@ class AIMSInferencer(BaseInferencer):
             prompt_rough (bool): The prompts were drawn rather than picked
                 (see :meth:`AIMSImageSession.prompt_sample`). Defaults to
                 False.
+            prompt_clip (str, optional): Where the children are cut
+                (``clip`` of :meth:`AIMSImageSession.prompt_sample`,
+                ``'auto'`` included); None: as ``test_cfg.prompt_clip``
+                says.
             batch_size (int): Images per forward in one-step inference
                 (prompt inference goes image by image). Defaults to 1.
             return_vis (bool): Return the drawn images. Defaults to False.
@@ -513,9 +518,10 @@ class AIMSInferencer(BaseInferencer):
         levels = check_levels(levels)
         check_output_levels(levels, self.model)
         if prompt is None and (prompt_decoder is not None
-                               or prompt_type is not None or prompt_rough):
-            raise ValueError(
-                'prompt_decoder / prompt_type / prompt_rough need a prompt')
+                               or prompt_type is not None or prompt_rough
+                               or prompt_clip is not None):
+            raise ValueError('prompt_decoder / prompt_type / prompt_rough / '
+                             'prompt_clip need a prompt')
         if prompt is not None:
             check_promptable(self.model)
             prompt_decoder = check_decoder(prompt_decoder or 'part',
@@ -556,7 +562,8 @@ class AIMSInferencer(BaseInferencer):
                         prompts=prompts,
                         prompt_decoder=prompt_decoder,
                         prompt_type=prompt_type,
-                        prompt_rough=prompt_rough)
+                        prompt_rough=prompt_rough,
+                        prompt_clip=prompt_clip)
                 except Exception as e:  # noqa: BLE001
                     samples = []
                     results['failures'].extend(
@@ -643,7 +650,8 @@ class AIMSInferencer(BaseInferencer):
                 prompts: Optional[List[np.ndarray]] = None,
                 prompt_decoder: Optional[str] = None,
                 prompt_type: Optional[str] = None,
-                prompt_rough: bool = False) -> List[DetDataSample]:
+                prompt_rough: bool = False,
+                prompt_clip: Optional[str] = None) -> List[DetDataSample]:
         """Predict a batch from :meth:`preprocess`.
 
         One-step inference runs the model's ``test_step`` on the batch;
@@ -660,6 +668,7 @@ class AIMSInferencer(BaseInferencer):
             prompt_decoder (str, optional): Decoder of the prompts.
             prompt_type (str, optional): Prompt type of the prompts.
             prompt_rough (bool): The prompts were drawn rather than picked.
+            prompt_clip (str, optional): Where their children are cut.
 
         Returns:
             list[DetDataSample]: Predicted samples (docs/data_sample.md
@@ -678,6 +687,7 @@ class AIMSInferencer(BaseInferencer):
                 prompts[loaded['index']],
                 prompt_decoder,
                 prompt_type,
+                clip=prompt_clip,
                 rough=prompt_rough)
             samples.append(filter_levels(sample, output_levels))
         return samples

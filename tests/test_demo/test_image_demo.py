@@ -147,6 +147,44 @@ def test_cfg_options_snap_a_box_prompt(demo, tiny_checkpoint, tmp_path):
     assert exit_info.value.code == 2
 
 
+def test_prompt_clip_cuts_as_the_inferencer(demo, tiny_checkpoint, tmp_path):
+    """``--prompt-clip`` reaches the inferencer (``prompt_clip``): a box
+    with ``auto`` is cut at the box whatever the config says (here
+    ``margin``), a mask marked ``--prompt-rough`` as the config says."""
+    from mmaims.apis import AIMSInferencer
+    image = osp.join(IMAGES, 'good.png')
+    box = (6, 4, 40, 30)
+    common = [
+        image, TINY_CONFIG, '--weights', tiny_checkpoint, '--no-save-vis',
+        '--no-save-idmap', '--cfg-options', 'model.test_cfg.prompt_clip=margin'
+    ]
+    rough = osp.join(PROMPTS, 'box.png')
+    runs = {
+        'box': ['--prompt-box', *map(str, box)],
+        'mask': ['--prompt', rough, '--prompt-rough'],
+    }
+    preds = {}
+    for name, extra in runs.items():
+        out = str(tmp_path / name)
+        extra += ['--prompt-clip', 'auto', '--out-dir', out]
+        assert demo.main(common + extra) == 0
+        preds[name] = read_json(osp.join(out, 'preds', 'good.json'))['masks']
+    cfg = AIMSInferencer.resolve_config(TINY_CONFIG)
+    cfg.merge_from_dict({'model.test_cfg.prompt_clip': 'margin'})
+    inferencer = AIMSInferencer(
+        cfg, tiny_checkpoint, device='cpu', show_progress=False)
+
+    def masks(prompt, **kwargs):
+        [pred] = inferencer(image, prompt=prompt, **kwargs)['predictions']
+        return pred['masks']
+
+    assert preds['box'] == masks(box, prompt_clip='hard') != masks(box)
+    as_config = masks(rough, prompt_rough=True)
+    assert preds['mask'] == as_config
+    assert as_config != masks(rough, prompt_rough=True, prompt_clip='hard')
+    assert preds['mask'] == masks(rough, prompt_rough=True, prompt_clip='auto')
+
+
 def test_prompt_rough_reaches_a_model_with_the_flag(demo, flag_checkpoint,
                                                     tmp_path):
     """``--prompt-rough`` tells a model trained with the rough-prompt
@@ -207,8 +245,11 @@ def test_cropformer(demo, cropformer_checkpoint, tmp_path, capsys):
     (['--levels', 'car'], "invalid choice: 'car'"),
     (['--prompt', osp.join(PROMPTS, 'empty.png')], 'the prompt is empty'),
     (['--prompt-decoder', 'part'], '--prompt-decoder / --prompt-type / '
-     '--prompt-rough need'),
-    (['--prompt-rough'], '--prompt-rough need --prompt'),
+     '--prompt-rough / --prompt-clip need'),
+    (['--prompt-rough'], '--prompt-clip need --prompt'),
+    (['--prompt-clip', 'auto'], '--prompt-clip need --prompt'),
+    (['--prompt-box', '1', '2', '9', '9', '--prompt-clip', 'soft'],
+     "invalid choice: 'soft'"),
     (['--prompt', osp.join(PROMPTS, 'box.png'), '--levels', 'part'
       ], '--levels applies to one-step inference'),
 ])
