@@ -528,6 +528,9 @@ class AIMSInferencer(BaseInferencer):
                                            self.model)
             prompt_type = prompt_type or DEFAULT_PROMPT_TYPES.get(
                 prompt_decoder)
+            if prompt_clip not in (None, 'auto'):
+                # a bad mode is the caller's error, not a failed image
+                self.model.post_processor.prompt_clip_mode(prompt_clip)
             output_level = self.model.prompt_output_levels.get(prompt_decoder)
             if output_level not in levels:
                 raise ValueError(

@@ -183,6 +183,8 @@ def test_prompt_clip_cuts_as_the_inferencer(demo, tiny_checkpoint, tmp_path):
     assert preds['mask'] == as_config
     assert as_config != masks(rough, prompt_rough=True, prompt_clip='hard')
     assert preds['mask'] == masks(rough, prompt_rough=True, prompt_clip='auto')
+    with pytest.raises(ValueError, match='prompt_clip must be one of'):
+        inferencer(image, prompt=box, prompt_clip='soft')
 
 
 def test_prompt_rough_reaches_a_model_with_the_flag(demo, flag_checkpoint,
