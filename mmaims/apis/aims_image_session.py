@@ -262,14 +262,13 @@ class AIMSImageSession:
             resolve_clip(clip, prompt, flag)
             for prompt, flag in zip(prompt_list, flags)
         ]
+        # the prompts of one decoder and one clip mode go together
+        groups: dict = {}
+        for row, group in enumerate(zip(decoders, clips)):
+            groups.setdefault(group, []).append(row)
         samples: List[Optional[DetDataSample]] = [None] * len(masks)
         with torch.no_grad():
-            # the prompts of one decoder and one clip mode go together
-            for name, name_clip in sorted(set(zip(decoders, clips)), key=str):
-                rows = [
-                    i for i, group in enumerate(zip(decoders, clips))
-                    if group == (name, name_clip)
-                ]
+            for (name, name_clip), rows in sorted(groups.items(), key=str):
                 name_type = prompt_type or DEFAULT_PROMPT_TYPES.get(name)
                 outputs = self.model.predict_prompts(
                     self.feats,

@@ -215,11 +215,12 @@ def clip_ceiling(gt: FederatedGroundTruth, spec: dict, seed: int, clip: str,
     for img_id in gt.image_ids:
         image = gt.images[img_id]
         shape = (image.height, image.width)
-        level = image.masks.get(ENTITY, dict(rles=[], crowd=[]))
-        entities = _stack([
-            rle
-            for rle, crowd in zip(level['rles'], level['crowd']) if not crowd
-        ], shape)
+        if clip == 'entities':
+            level = image.masks.get(ENTITY, dict(rles=[], crowd=[]))
+            entities = _stack([
+                rle for rle, crowd in zip(level['rles'], level['crowd'])
+                if not crowd
+            ], shape)
         preds = dict(prompted={}, prompt_masks={})
         for link in LINK_TYPES:
             children = image.masks.get(link.child)
