@@ -15,9 +15,10 @@ Prompt inference (split the region of a mask with one decoder)::
 
 Rough prompts (a box, a loose mask, strokes): a model trained for them
 and the clip measured best for that kind of prompt (README table,
-docs/inference.md "Rough prompts"), e.g. a box cut at the box, and strokes
+docs/inference.md "Rough prompts"), e.g. a box cut at the box, strokes
 over an entity cut at them grown by 3 px with the one-step entities mostly
-inside::
+inside, and strokes over two touching entities snapped to the one-step
+relation mask first::
 
     python demo/image_demo.py photo.jpg \
         configs/aims/aims_r18_synthetic_rough_ring_fr.py --weights CKPT \
@@ -25,6 +26,10 @@ inside::
     python demo/image_demo.py photo.jpg \
         configs/aims/aims_r18_synthetic_rough_ring_fr.py --weights CKPT \
         --prompt strokes.png --prompt-rough --prompt-clip entities
+    python demo/image_demo.py photo.jpg \
+        configs/aims/aims_r18_synthetic_rough_ring_fr.py --weights CKPT \
+        --prompt strokes.png --prompt-decoder relation --prompt-snap \
+        --prompt-clip margin
 
 CropFormer (entity masks only, no prompts)::
 
@@ -45,7 +50,7 @@ Exit status: 0 when every image was predicted; 1 when some could not be
 bad arguments (unknown level or config, empty or unreadable prompt).
 """
 import sys
-from argparse import ArgumentParser
+from argparse import ArgumentParser, BooleanOptionalAction
 from typing import List, Optional
 
 from mmengine.config import DictAction
@@ -110,6 +115,13 @@ def parse_args(argv: Optional[List[str]] = None):
         '--prompt-rough (hard) and as the config says at a rough mask; '
         'docs/inference.md "Rough prompts" measures each')
     parser.add_argument(
+        '--prompt-snap',
+        action=BooleanOptionalAction,
+        help='replace an entity / relation prompt by the one-step mask it '
+        'matches best before drilling down (default: the config\'s '
+        'test_cfg.prompt_snap); measured for strokes in docs/inference.md '
+        '"Rough prompts"')
+    parser.add_argument(
         '--device',
         default=None,
         help='device, e.g. cpu or cuda:0 (default: cuda if available)')
@@ -136,14 +148,16 @@ def parse_args(argv: Optional[List[str]] = None):
         nargs='+',
         action=DictAction,
         help='override settings of the config, as tools/test.py, e.g. '
-        'model.test_cfg.prompt_snap=True model.test_cfg.prompt_clip=margin')
+        'model.test_cfg.prompt_clip_margin=2')
     args = parser.parse_args(argv)
     if args.prompt_box is not None:
         args.prompt = tuple(args.prompt_box)
     if args.prompt is None and (args.prompt_decoder or args.prompt_type
-                                or args.prompt_rough or args.prompt_clip):
+                                or args.prompt_rough or args.prompt_clip
+                                or args.prompt_snap is not None):
         parser.error('--prompt-decoder / --prompt-type / --prompt-rough / '
-                     '--prompt-clip need --prompt or --prompt-box')
+                     '--prompt-clip / --prompt-snap need --prompt or '
+                     '--prompt-box')
     if args.prompt is not None and args.levels is not None:
         parser.error('--levels applies to one-step inference; under a '
                      'prompt the output level is the decoder\'s')
@@ -171,6 +185,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             prompt_type=args.prompt_type,
             prompt_rough=args.prompt_rough,
             prompt_clip=args.prompt_clip,
+            prompt_snap=args.prompt_snap,
             batch_size=args.batch_size,
             show=args.show,
             pred_score_thr=args.pred_score_thr,

@@ -442,6 +442,7 @@ class AIMSInferencer(BaseInferencer):
                  prompt_type: Optional[str] = None,
                  prompt_rough: bool = False,
                  prompt_clip: Optional[str] = None,
+                 prompt_snap: Optional[bool] = None,
                  batch_size: int = 1,
                  return_vis: bool = False,
                  show: bool = False,
@@ -480,6 +481,10 @@ class AIMSInferencer(BaseInferencer):
                 (``clip`` of :meth:`AIMSImageSession.prompt_sample`,
                 ``'auto'`` included); None: as ``test_cfg.prompt_clip``
                 says.
+            prompt_snap (bool, optional): Snap one-entity / two-entity
+                prompts to the one-step mask they match best first
+                (``snap`` of :meth:`AIMSImageSession.prompt_sample`); None:
+                as ``test_cfg.prompt_snap`` says.
             batch_size (int): Images per forward in one-step inference
                 (prompt inference goes image by image). Defaults to 1.
             return_vis (bool): Return the drawn images. Defaults to False.
@@ -519,9 +524,10 @@ class AIMSInferencer(BaseInferencer):
         check_output_levels(levels, self.model)
         if prompt is None and (prompt_decoder is not None
                                or prompt_type is not None or prompt_rough
-                               or prompt_clip is not None):
+                               or prompt_clip is not None
+                               or prompt_snap is not None):
             raise ValueError('prompt_decoder / prompt_type / prompt_rough / '
-                             'prompt_clip need a prompt')
+                             'prompt_clip / prompt_snap need a prompt')
         if prompt is not None:
             check_promptable(self.model)
             prompt_decoder = check_decoder(prompt_decoder or 'part',
@@ -566,7 +572,8 @@ class AIMSInferencer(BaseInferencer):
                         prompt_decoder=prompt_decoder,
                         prompt_type=prompt_type,
                         prompt_rough=prompt_rough,
-                        prompt_clip=prompt_clip)
+                        prompt_clip=prompt_clip,
+                        prompt_snap=prompt_snap)
                 except Exception as e:  # noqa: BLE001
                     samples = []
                     results['failures'].extend(
@@ -654,7 +661,8 @@ class AIMSInferencer(BaseInferencer):
                 prompt_decoder: Optional[str] = None,
                 prompt_type: Optional[str] = None,
                 prompt_rough: bool = False,
-                prompt_clip: Optional[str] = None) -> List[DetDataSample]:
+                prompt_clip: Optional[str] = None,
+                prompt_snap: Optional[bool] = None) -> List[DetDataSample]:
         """Predict a batch from :meth:`preprocess`.
 
         One-step inference runs the model's ``test_step`` on the batch;
@@ -672,6 +680,7 @@ class AIMSInferencer(BaseInferencer):
             prompt_type (str, optional): Prompt type of the prompts.
             prompt_rough (bool): The prompts were drawn rather than picked.
             prompt_clip (str, optional): Where their children are cut.
+            prompt_snap (bool, optional): Snap them to one-step masks first.
 
         Returns:
             list[DetDataSample]: Predicted samples (docs/data_sample.md
@@ -690,6 +699,7 @@ class AIMSInferencer(BaseInferencer):
                 prompts[loaded['index']],
                 prompt_decoder,
                 prompt_type,
+                snap=prompt_snap,
                 clip=prompt_clip,
                 rough=prompt_rough)
             samples.append(filter_levels(sample, output_levels))

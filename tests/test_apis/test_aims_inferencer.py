@@ -198,6 +198,8 @@ def test_bad_prompts(inferencer):
         inferencer(GOOD, prompt=[np.ones((48, 64), bool)] * 2)
     with pytest.raises(ValueError, match='need a prompt'):
         inferencer(GOOD, prompt_decoder='part')
+    with pytest.raises(ValueError, match='prompt_snap need a prompt'):
+        inferencer(GOOD, prompt_snap=False)
     with pytest.raises(ValueError, match='levels=.* excludes'):
         inferencer(GOOD, prompt=np.ones((48, 64), bool), levels=['entity'])
 

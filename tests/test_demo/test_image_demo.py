@@ -114,10 +114,11 @@ def test_prompt_and_levels(demo, tiny_checkpoint, tmp_path):
     assert not (out / 'idmap' / 'gray_entity.png').exists()
 
 
-def test_cfg_options_snap_a_box_prompt(demo, tiny_checkpoint, tmp_path):
+def test_snap_a_box_prompt(demo, tiny_checkpoint, tmp_path):
     """``--cfg-options`` reaches the model: with ``prompt_snap`` a box
     drills into the one-step entity it matches (not the box itself); a bad
-    value is a bad argument."""
+    value is a bad argument. ``--prompt-snap`` / ``--no-prompt-snap`` set
+    it for the run, over the config's."""
     image = osp.join(IMAGES, 'good.png')
     common = [
         image, TINY_CONFIG, '--weights', tiny_checkpoint, '--no-save-vis',
@@ -139,6 +140,16 @@ def test_cfg_options_snap_a_box_prompt(demo, tiny_checkpoint, tmp_path):
         ]) == 0
         preds[snap] = read_json(out / 'preds' / 'good.json')['masks']
     assert preds['True'] != preds['False']
+    for flag, config, expected in (('--prompt-snap', 'False', 'True'),
+                                   ('--no-prompt-snap', 'True', 'False')):
+        out = tmp_path / flag
+        assert demo.main(common + [
+            '--out-dir',
+            str(out), '--prompt-box', *box, flag, '--cfg-options',
+            f'model.test_cfg.prompt_snap={config}'
+        ]) == 0
+        assert read_json(out / 'preds' /
+                         'good.json')['masks'] == preds[expected], flag
     with pytest.raises(SystemExit) as exit_info:
         demo.main(common + [
             '--out-dir',
@@ -247,9 +258,10 @@ def test_cropformer(demo, cropformer_checkpoint, tmp_path, capsys):
     (['--levels', 'car'], "invalid choice: 'car'"),
     (['--prompt', osp.join(PROMPTS, 'empty.png')], 'the prompt is empty'),
     (['--prompt-decoder', 'part'], '--prompt-decoder / --prompt-type / '
-     '--prompt-rough / --prompt-clip need'),
-    (['--prompt-rough'], '--prompt-clip need --prompt'),
-    (['--prompt-clip', 'auto'], '--prompt-clip need --prompt'),
+     '--prompt-rough / --prompt-clip / --prompt-snap need'),
+    (['--prompt-rough'], '--prompt-snap need --prompt'),
+    (['--prompt-clip', 'auto'], '--prompt-snap need --prompt'),
+    (['--no-prompt-snap'], '--prompt-snap need --prompt'),
     (['--prompt-box', '1', '2', '9', '9', '--prompt-clip', 'soft'],
      "invalid choice: 'soft'"),
     (['--prompt', osp.join(PROMPTS, 'box.png'), '--levels', 'part'
