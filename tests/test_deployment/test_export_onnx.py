@@ -241,6 +241,23 @@ def test_runner_clip_per_call_equals_the_session(runner, inferencer):
     assert runner.prompt(feats, box, 'part') == plain  # nothing sticks
 
 
+def test_runner_auto_clip_equals_the_session(runner, inferencer, monkeypatch):
+    """``clip='auto'``: an exact mask is cut at it (``hard``), a drawn
+    one (``rough=True``) as the export says (here ``margin``), as the
+    session's ``clip='auto'`` with the same config value."""
+    session = inferencer.session(GOOD)
+    feats = runner.encode(GOOD)
+    box = np.zeros(session.shape, bool)
+    box[6:36, 5:44] = True
+    monkeypatch.setitem(runner.post, 'prompt_clip', 'margin')
+    hard = runner.prompt(feats, box, 'part', clip='hard')
+    margin = runner.prompt(feats, box, 'part', clip='margin')
+    assert hard['masks'] != margin['masks']
+    assert runner.prompt(feats, box, 'part', clip='auto') == hard
+    assert runner.prompt(feats, box, 'part', clip='auto', rough=True) == margin
+    assert_same_prediction(margin, session.prompt(box, clip='margin')[0])
+
+
 def test_runner_snaps_prompts_as_the_session(runner, inferencer):
     """``snap=True``: one-entity / two-entity prompts are snapped to the
     one-step mask the session snaps them to (one one-step pass per encoded

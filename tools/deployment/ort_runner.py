@@ -63,6 +63,10 @@ MASK_SCORE_EPS = 1e-6
 SNAP_LEVELS = dict(one_entity='entity', two_entities='relation')
 #: the clip modes of ``test_cfg.prompt_clip`` (AIMSPostProcessor)
 PROMPT_CLIP_MODES = ('hard', 'margin', 'entities', 'inside', 'none')
+#: ``clip='auto'`` for a mask given as exact
+#: (``mmaims.apis.aims_image_session.AUTO_CLIP``); a drawn one (``rough``)
+#: takes the export's ``prompt_clip``
+AUTO_CLIP = 'hard'
 
 ImageLike = Union[str, np.ndarray]
 
@@ -408,7 +412,8 @@ class AIMSOnnxRunner:
                prompt_type: Optional[str] = None,
                image_id: int = 0,
                snap: Optional[bool] = None,
-               clip: Optional[str] = None) -> dict:
+               clip: Optional[str] = None,
+               rough: bool = False) -> dict:
         """Drill-down: split the region of a binary mask with a decoder.
 
         Args:
@@ -425,8 +430,14 @@ class AIMSOnnxRunner:
                 to the best-matching one-step mask first; None: as the
                 export's ``prompt_snap`` (the model's ``test_cfg``).
             clip (str, optional): ``'hard'``, ``'margin'``,
-                ``'entities'``, ``'inside'`` or ``'none'`` for this prompt;
-                None: the export's ``post_processing.prompt_clip``.
+                ``'entities'``, ``'inside'`` or ``'none'`` for this prompt,
+                or ``'auto'``: ``'hard'`` for a mask given as exact, the
+                export's for a drawn one (``rough``), as the session's
+                ``clip='auto'``; None: the export's
+                ``post_processing.prompt_clip``.
+            rough (bool): The mask was drawn rather than picked from a
+                prediction (read by ``clip='auto'`` only). Defaults to
+                False.
 
         Returns:
             dict: docs/formats.md section 2 with the decoder's masks as
@@ -443,10 +454,12 @@ class AIMSOnnxRunner:
         prompt_type = prompt_type or spec['prompt_type']
         mask = read_mask(mask, feats.ori_shape)
         level = SNAP_LEVELS.get(prompt_type)
+        if clip == 'auto':
+            clip = None if rough else AUTO_CLIP
         clip = clip or self.post['prompt_clip']
         if clip not in PROMPT_CLIP_MODES:
             raise ValueError(f'unknown prompt_clip {clip!r}; expected one '
-                             f'of {PROMPT_CLIP_MODES}')
+                             f'of {PROMPT_CLIP_MODES + ("auto", )}')
         if (self.prompt_snap if snap is None else snap) and level:
             mask = snap_prompt(mask,
                                self._one_step_masks(feats, image_id, level))
@@ -696,9 +709,15 @@ def parse_args():
         '(default: as the export\'s test_cfg.prompt_snap)')
     parser.add_argument(
         '--clip',
-        choices=PROMPT_CLIP_MODES,
+        choices=PROMPT_CLIP_MODES + ('auto', ),
         help='how the children are clipped to the prompt (default: as the '
-        'export\'s test_cfg.prompt_clip)')
+        'export\'s test_cfg.prompt_clip); auto: hard for a mask not marked '
+        '--rough, the export\'s for a rough one')
+    parser.add_argument(
+        '--rough',
+        action='store_true',
+        help='the prompt was drawn, not picked from a prediction (read by '
+        '--clip auto)')
     parser.add_argument('--out', help='write the prediction JSON here')
     parser.add_argument(
         '--threads', type=int, help='ONNX Runtime intra-op threads')
@@ -714,7 +733,8 @@ def main():
             args.prompt,
             args.decoder,
             snap=args.snap,
-            clip=args.clip)
+            clip=args.clip,
+            rough=args.rough)
     else:
         result = runner.predict(args.image)
     counts = {}
