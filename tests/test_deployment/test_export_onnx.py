@@ -250,12 +250,18 @@ def test_runner_auto_clip_equals_the_session(runner, inferencer, monkeypatch):
     box = np.zeros(session.shape, bool)
     box[6:36, 5:44] = True
     monkeypatch.setitem(runner.post, 'prompt_clip', 'margin')
+    monkeypatch.setitem(inferencer.model.post_processor.test_cfg,
+                        'prompt_clip', 'margin')
     hard = runner.prompt(feats, box, 'part', clip='hard')
     margin = runner.prompt(feats, box, 'part', clip='margin')
     assert hard['masks'] != margin['masks']
-    assert runner.prompt(feats, box, 'part', clip='auto') == hard
-    assert runner.prompt(feats, box, 'part', clip='auto', rough=True) == margin
-    assert_same_prediction(margin, session.prompt(box, clip='margin')[0])
+    for rough, expected in ((False, hard), (True, margin)):
+        ours = runner.prompt(feats, box, 'part', clip='auto', rough=rough)
+        assert ours['masks'] == expected['masks']
+        assert ours['prompt'].get('rough', False) is rough
+        assert_same_prediction(
+            ours,
+            session.prompt(box, clip='auto', rough=rough)[0])
 
 
 def test_runner_snaps_prompts_as_the_session(runner, inferencer):

@@ -436,13 +436,15 @@ class AIMSOnnxRunner:
                 ``clip='auto'``; None: the export's
                 ``post_processing.prompt_clip``.
             rough (bool): The mask was drawn rather than picked from a
-                prediction (read by ``clip='auto'`` only). Defaults to
-                False.
+                prediction: read by ``clip='auto'`` (the exported graphs
+                have no input for a model's rough-prompt flag) and
+                recorded as ``prompt['rough']``. Defaults to False.
 
         Returns:
             dict: docs/formats.md section 2 with the decoder's masks as
             its output level, and ``prompt`` (``decoder``,
-            ``prompt_type``, ``level``).
+            ``prompt_type``, ``level``, and ``rough: True`` for a drawn
+            mask).
         """
         if decoder not in self.meta['prompt']:
             raise ValueError(f'no prompt pass was exported for decoder '
@@ -480,6 +482,9 @@ class AIMSOnnxRunner:
             clip_region=region)
         result['prompt'] = dict(
             decoder=decoder, prompt_type=prompt_type, level=spec['level'])
+        if rough:
+            # as the session records it (docs/formats.md section 2)
+            result['prompt']['rough'] = True
         return result
 
     def _one_step_masks(self, feats: ImageFeatures, image_id: int,
