@@ -268,7 +268,7 @@ class AIMSImageSession:
             groups.setdefault(group, []).append(row)
         samples: List[Optional[DetDataSample]] = [None] * len(masks)
         with torch.no_grad():
-            for (name, name_clip), rows in sorted(groups.items(), key=str):
+            for (name, name_clip), rows in groups.items():
                 name_type = prompt_type or DEFAULT_PROMPT_TYPES.get(name)
                 outputs = self.model.predict_prompts(
                     self.feats,

@@ -173,7 +173,7 @@ def cut_to_truth(outputs, rows, dataset, mode: str, margin: int):
             entities = _stack([
                 inst['mask'] for inst in info['instances']
                 if inst['level'] == ENTITY and not inst['ignore_flag']
-            ], decode_rle(prompts[0]['mask']).shape)
+            ], tuple(prompts[0]['mask']['size']))
         inst = sample.pred_prompted_instances
         masks = inst.masks.clone()
         for index, prompt in enumerate(prompts):
